@@ -1,0 +1,1 @@
+"""dtl's Hydra configs, installed as the package dtl_cli.configs."""

@@ -1,0 +1,166 @@
+"""Bilingual lexicon induction (BLI): read MUSE dictionaries, score a mapping by p@k.
+
+A MUSE dictionary has one "source target" pair per line (space or tab separated,
+UTF-8); a source word may have several lines, one per gold translation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from dtl_cli.align.retrieval import topk
+from dtl_cli.errors import DataError
+
+
+def read_dictionary(path: str | Path) -> list[tuple[str, str]]:
+    """Read a MUSE dictionary file into (source, target) pairs, in file order.
+
+    Blank lines are skipped. Raises DataError (naming file and line) for a missing
+    file, non-UTF-8 bytes, a line without exactly 2 fields, or an empty dictionary.
+    """
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise DataError(
+            f"{path}: no such dictionary file; check the path or download the dictionary"
+        ) from None
+    except OSError as err:
+        raise DataError(
+            f"{path}: cannot read dictionary file ({err.strerror}); check the path"
+        ) from None
+    pairs: list[tuple[str, str]] = []
+    for line_no, raw_line in enumerate(raw.splitlines(), start=1):
+        try:
+            line = raw_line.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise DataError(
+                f"{path}:{line_no}: invalid UTF-8 byte at column {err.start + 1}; "
+                "re-encode the file as UTF-8"
+            ) from None
+        if line_no == 1:
+            line = line.removeprefix("\ufeff")
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) != 2:
+            raise DataError(
+                f"{path}:{line_no}: expected 2 fields 'source target', found {len(fields)}; "
+                "fix or delete the line"
+            )
+        pairs.append((fields[0], fields[1]))
+    if not pairs:
+        raise DataError(f"{path}: dictionary has no 'source target' pairs; check the file")
+    return pairs
+
+
+def filter_pairs(
+    pairs: Sequence[tuple[str, str]], src_index: dict[str, int], tgt_index: dict[str, int]
+) -> tuple[list[tuple[int, int]], int]:
+    """Keep pairs whose words are both in the vocabularies, as (src_row, tgt_row) indices.
+
+    Returns the kept index pairs (in input order) and the number of dropped pairs.
+    """
+    kept = [(src_index[s], tgt_index[t]) for s, t in pairs if s in src_index and t in tgt_index]
+    return kept, len(pairs) - len(kept)
+
+
+def _word_index(words: Sequence[str], vecs: np.ndarray, side: str) -> dict[str, int]:
+    if len(words) != len(vecs):
+        raise ValueError(f"{side}: {len(words)} words but {len(vecs)} vectors")
+    index: dict[str, int] = {}
+    for row, word in enumerate(words):
+        index.setdefault(word, row)
+    return index
+
+
+def evaluate_bli(
+    src_words: Sequence[str],
+    mapped_src: np.ndarray,
+    tgt_words: Sequence[str],
+    tgt_vecs: np.ndarray,
+    pairs: Sequence[tuple[str, str]],
+    ks: Sequence[int] = (1, 5, 10),
+    methods: Sequence[str] = ("nn", "csls"),
+    csls_k: int = 10,
+    batch_size: int = 4096,
+    dict_name: str = "dictionary",
+) -> dict:
+    """Precision at k of translating dictionary source words, MUSE protocol.
+
+    mapped_src [V_s, d] are source vectors already mapped to target space; tgt_vecs
+    [V_t, d]. Queries are the unique source words of ``pairs`` that are in the source
+    vocabulary; a query is a hit at k if ANY of its gold translations is among its top k
+    targets (gold words missing from the target vocabulary are unreachable). CSLS
+    uses the whole mapped source vocabulary for r_S.
+
+    Returns {"coverage": covered share of unique source words in [0, 1],
+    "n_queries": number of covered queries, "n_pairs": len(pairs),
+    method: {"p@k": precision in [0, 1] for k in ks} for method in methods}.
+    Raises DataError if no source word of ``pairs`` is in the source vocabulary.
+    """
+    src_index = _word_index(src_words, mapped_src, "source")
+    tgt_index = _word_index(tgt_words, tgt_vecs, "target")
+    gold: dict[str, set[int]] = {}
+    for s, t in pairs:
+        targets = gold.setdefault(s, set())
+        if t in tgt_index:
+            targets.add(tgt_index[t])
+    queries = [s for s in gold if s in src_index]
+    if not queries:
+        n_neither = sum(1 for s, t in pairs if s not in src_index and t not in tgt_index)
+        raise DataError(
+            f"{dict_name}: none of the {len(pairs)} dictionary pairs has its source word in "
+            f"the source vocabulary ({n_neither} pairs are in neither vocabulary); check the "
+            "language order (source/target swapped?) and lower-casing"
+        )
+    query_vecs = np.asarray(mapped_src, dtype=np.float32)[[src_index[s] for s in queries]]
+    max_k = max(ks)
+    result: dict = {
+        "coverage": len(queries) / len(gold),
+        "n_queries": len(queries),
+        "n_pairs": len(pairs),
+    }
+    for method in methods:
+        best, _ = topk(
+            query_vecs,
+            tgt_vecs,
+            max_k,
+            method=method,
+            csls_k=csls_k,
+            batch_size=batch_size,
+            query_pool=mapped_src,
+        )
+        # first_hit[q] = rank (0-based) of the first gold target in the top list, else max_k.
+        first_hit = np.full(len(queries), max_k, dtype=np.int64)
+        for q, s in enumerate(queries):
+            for rank, target in enumerate(best[q]):
+                if int(target) in gold[s]:
+                    first_hit[q] = rank
+                    break
+        result[method] = {f"p@{k}": float(np.mean(first_hit < k)) for k in ks}
+    return result
+
+
+def induce_dictionary(
+    src_words: Sequence[str],
+    mapped_src: np.ndarray,
+    tgt_words: Sequence[str],
+    tgt_vecs: np.ndarray,
+    method: str = "csls",
+    n_words: int | None = None,
+) -> list[tuple[str, str, float]]:
+    """Best target word for each of the first ``n_words`` source words (all if None).
+
+    mapped_src [V_s, d] is in target space, tgt_vecs [V_t, d]. Returns
+    (source, target, score) triples; score is cosine ("nn") or the CSLS score.
+    """
+    _word_index(src_words, mapped_src, "source")
+    _word_index(tgt_words, tgt_vecs, "target")
+    n = len(src_words) if n_words is None else min(n_words, len(src_words))
+    mapped_src = np.asarray(mapped_src, dtype=np.float32)
+    best, scores = topk(mapped_src[:n], tgt_vecs, 1, method=method, query_pool=mapped_src)
+    return [(src_words[i], tgt_words[int(best[i, 0])], float(scores[i, 0])) for i in range(n)]

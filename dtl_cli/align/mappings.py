@@ -1,0 +1,91 @@
+"""Affine maps f(x) = W x + b from source to target embedding space.
+
+Row convention: X [n, d_s] maps to X @ W.T + b with W [d_t, d_s] and b [d_t].
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _check_pairs(X: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    X = np.asarray(X, dtype=np.float64)
+    Y = np.asarray(Y, dtype=np.float64)
+    if X.ndim != 2 or Y.ndim != 2:
+        raise ValueError(f"X and Y must be 2-D, got shapes {X.shape} and {Y.shape}")
+    if len(X) != len(Y):
+        raise ValueError(f"X and Y need the same number of rows, got {len(X)} and {len(Y)}")
+    if len(X) == 0:
+        raise ValueError("cannot fit a map on zero dictionary pairs")
+    return X, Y
+
+
+def fit_linear(X: np.ndarray, Y: np.ndarray, ridge: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Least-squares affine map with bias from X [n, d_s] to Y [n, d_t].
+
+    ``ridge`` >= 0 adds ridge * ||W||_F^2 to the loss (the bias is not penalised).
+    Returns W [d_t, d_s] and b [d_t], float32.
+    """
+    X, Y = _check_pairs(X, Y)
+    if ridge < 0:
+        raise ValueError(f"ridge must be >= 0, got {ridge}")
+    n, d_s = X.shape
+    Xa = np.hstack([X, np.ones((n, 1))])  # [n, d_s + 1]
+    if ridge > 0:
+        # Ridge as extra rows: sqrt(ridge) * I on the W columns, 0 on the bias column.
+        penalty = np.hstack([np.sqrt(ridge) * np.eye(d_s), np.zeros((d_s, 1))])
+        Xa = np.vstack([Xa, penalty])
+        Y = np.vstack([Y, np.zeros((d_s, Y.shape[1]))])
+    coef, *_ = np.linalg.lstsq(Xa, Y, rcond=None)  # [d_s + 1, d_t]
+    W = coef[:d_s].T
+    b = coef[d_s]
+    return W.astype(np.float32), b.astype(np.float32)
+
+
+def fit_procrustes(X: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Orthogonal map plus bias from X [n, d] to Y [n, d], fitted on centred pairs.
+
+    W = U V^T from the SVD of Yc.T @ Xc; b = mean(Y) - W mean(X).
+    Returns W [d, d] and b [d], float32. Raises ValueError if d_s != d_t.
+    """
+    X, Y = _check_pairs(X, Y)
+    if X.shape[1] != Y.shape[1]:
+        raise ValueError(
+            f"Procrustes needs equal dimensions, got source {X.shape[1]} and target {Y.shape[1]}"
+        )
+    mean_x = X.mean(axis=0)
+    mean_y = Y.mean(axis=0)
+    U, _, Vt = np.linalg.svd((Y - mean_y).T @ (X - mean_x))
+    W = U @ Vt
+    b = mean_y - W @ mean_x
+    return W.astype(np.float32), b.astype(np.float32)
+
+
+def apply_map(X: np.ndarray, W: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Map rows X [n, d_s] to target space: X @ W.T + b, float32 [n, d_t]."""
+    X = np.asarray(X, dtype=np.float32)
+    return (X @ np.asarray(W, dtype=np.float32).T + np.asarray(b, dtype=np.float32)).astype(
+        np.float32
+    )
+
+
+def invert_map(W: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Inverse of y = W x + b, so that x ≈ W_inv y + b_inv.
+
+    Orthogonal W [d, d] gives W_inv = W.T exactly; otherwise the least-squares
+    inverse pinv(W) [d_s, d_t]. b_inv = -W_inv @ b [d_s]. Returns float32.
+    """
+    W64 = np.asarray(W, dtype=np.float64)
+    b64 = np.asarray(b, dtype=np.float64)
+    d_t, d_s = W64.shape
+    if d_t == d_s and np.allclose(W64.T @ W64, np.eye(d_s), atol=1e-4):
+        W_inv = W64.T
+    else:
+        W_inv = np.linalg.pinv(W64)
+    b_inv = -W_inv @ b64
+    return W_inv.astype(np.float32), b_inv.astype(np.float32)
+
+
+def identity_map(d: int) -> tuple[np.ndarray, np.ndarray]:
+    """No-alignment baseline: W = I [d, d], b = 0 [d], float32."""
+    return np.eye(d, dtype=np.float32), np.zeros(d, dtype=np.float32)

@@ -1,0 +1,1 @@
+"""Word embeddings: training word2vec and reading/writing vector files."""

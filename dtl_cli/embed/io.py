@@ -1,0 +1,273 @@
+"""Read and write word-vector files: word2vec/fastText text and binary, gensim, and .npy copies.
+
+All loaders return ``(words, vectors)``: a list of V distinct words and a float32 array
+[V, dim] whose row i is the vector of ``words[i]``, in file (usually frequency) order.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from dtl_cli.errors import DataError
+
+_TEXT_SUFFIXES = (".vec", ".txt")
+_GENSIM_SUFFIXES = (".kv", ".model")
+
+
+def load_vectors(
+    path: str | Path, *, max_vocab: int | None = None, lowercase: bool = False
+) -> tuple[list[str], np.ndarray]:
+    """Load word vectors; returns ``(words, vectors float32 [V, dim])``.
+
+    Formats by suffix: ``.vec``/``.txt`` (optionally ``.gz``) word2vec/fastText text with a
+    "count dim" header; ``.bin`` word2vec binary; ``.kv``/``.model`` gensim files (these are
+    pickles: only load files you trust). ``max_vocab`` keeps the first that many words.
+    ``lowercase`` lower-cases words and keeps the first (most frequent) vector of each.
+    Later duplicates of a word are skipped.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such file; check the path to the vectors")
+    if max_vocab is not None and max_vocab < 1:
+        raise ValueError(f"max_vocab must be at least 1, got {max_vocab}")
+    name = path.name.lower()
+    bare = name[:-3] if name.endswith(".gz") else name
+    if bare.endswith(_TEXT_SUFFIXES):
+        return _load_text(path, max_vocab, lowercase)
+    if name.endswith(".bin"):
+        words, vectors = _load_binary(path, max_vocab)
+    elif name.endswith(_GENSIM_SUFFIXES):
+        words, vectors = _load_gensim(path)
+    else:
+        raise DataError(
+            f"{path}: unknown vector format '{path.suffix}'; use .vec/.txt (text, optionally "
+            ".gz), .bin (word2vec binary) or .kv/.model (gensim)"
+        )
+    _check_finite(path, vectors, lines=None)
+    return _dedupe(words, vectors, max_vocab, lowercase)
+
+
+def write_vec(path: str | Path, words: list[str], vectors: np.ndarray) -> None:
+    """Write word2vec text format ("count dim" header, then "word v1 ... vdim" per line).
+
+    A ``.gz`` suffix writes gzip. Values use 9 significant digits, which round-trips float32.
+    """
+    path = Path(path)
+    vectors = _check_pair(words, vectors)
+    for word in words:
+        if not word or any(ch.isspace() for ch in word):
+            raise ValueError(f"cannot write word {word!r} to a .vec file: empty or has spaces")
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "wt", encoding="utf-8", newline="\n") as handle:
+        handle.write(f"{vectors.shape[0]} {vectors.shape[1]}\n")
+        for word, row in zip(words, vectors):
+            handle.write(word + " " + " ".join(f"{x:.9g}" for x in row.tolist()) + "\n")
+
+
+def save_vectors(path_without_suffix: str | Path, words: list[str], vectors: np.ndarray) -> None:
+    """Save a fast binary copy: ``<p>.npy`` (float32 [V, dim]) and ``<p>.words.txt`` (UTF-8).
+
+    Each file is written to a temporary name and renamed, so readers never see half a file.
+    """
+    prefix = str(path_without_suffix)
+    vectors = _check_pair(words, vectors)
+    for word in words:
+        if "\n" in word or "\r" in word:
+            raise ValueError(f"cannot save word {word!r}: it contains a line break")
+    words_path = prefix + ".words.txt"
+    array_path = prefix + ".npy"
+    with open(words_path + ".tmp", "w", encoding="utf-8", newline="\n") as handle:
+        handle.writelines(word + "\n" for word in words)
+    with open(array_path + ".tmp", "wb") as handle:
+        np.save(handle, vectors, allow_pickle=False)
+    os.replace(words_path + ".tmp", words_path)
+    os.replace(array_path + ".tmp", array_path)
+
+
+def load_saved_vectors(path_without_suffix: str | Path) -> tuple[list[str], np.ndarray]:
+    """Load a copy written by :func:`save_vectors`; returns ``(words, vectors float32 [V, dim])``."""
+    prefix = str(path_without_suffix)
+    words_path = Path(prefix + ".words.txt")
+    array_path = Path(prefix + ".npy")
+    for needed in (words_path, array_path):
+        if not needed.is_file():
+            raise DataError(f"{needed}: no such file; re-create the saved vectors")
+    try:
+        words = words_path.read_text(encoding="utf-8").split("\n")
+    except UnicodeDecodeError:
+        raise DataError(f"{words_path}: not UTF-8; re-create the saved vectors") from None
+    if words and words[-1] == "":
+        words.pop()
+    try:
+        vectors = np.asarray(np.load(array_path, mmap_mode="r", allow_pickle=False))
+    except (ValueError, OSError) as err:
+        raise DataError(f"{array_path}: unreadable ({err}); re-create the saved vectors") from None
+    if vectors.ndim != 2 or vectors.shape[0] != len(words):
+        raise DataError(
+            f"{array_path}: shape {vectors.shape} does not match {len(words)} words in "
+            f"{words_path.name}; re-create the saved vectors"
+        )
+    return words, vectors.astype(np.float32, copy=False)
+
+
+def _check_pair(words: list[str], vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32)
+    if vectors.ndim != 2 or vectors.shape[0] != len(words):
+        raise ValueError(f"need vectors of shape [{len(words)}, dim], got {vectors.shape}")
+    return vectors
+
+
+def _load_text(path: Path, max_vocab: int | None, lowercase: bool) -> tuple[list[str], np.ndarray]:
+    """Stream-parse word2vec text format, stopping after ``max_vocab`` kept words."""
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rb") as handle:
+            return _parse_text(path, handle, max_vocab, lowercase)
+    except (OSError, EOFError, zlib.error) as err:
+        raise DataError(f"{path}: cannot read ({err}); check the file is not truncated") from None
+
+
+def _parse_text(path, handle, max_vocab, lowercase) -> tuple[list[str], np.ndarray]:
+    count, dim = _parse_header(path, handle.readline())
+    capacity = count if max_vocab is None else min(count, max_vocab)
+    vectors = np.empty((capacity, dim), dtype=np.float32)
+    words: list[str] = []
+    lines: list[int] = []
+    seen: set[str] = set()
+    n_rows = 0
+    line_no = 1
+    for line_no, raw in enumerate(handle, start=2):
+        if len(words) == capacity and max_vocab is not None:
+            break
+        line = _decode(path, raw, line_no).rstrip("\r\n").rstrip(" ")
+        if not line:
+            continue
+        n_rows += 1
+        if n_rows > count:
+            raise DataError(
+                f"{path}:{line_no}: more rows than the header's count {count}; fix line 1"
+            )
+        parts = line.split(" ")
+        if len(parts) != dim + 1:
+            raise DataError(
+                f"{path}:{line_no}: {len(parts) - 1} values but the header says dim={dim}; "
+                "fix or remove that line"
+            )
+        word = parts[0].lower() if lowercase else parts[0]
+        if word in seen:
+            continue
+        try:
+            vectors[len(words)] = parts[1:]
+        except ValueError:
+            bad = next(p for p in parts[1:] if not _is_float(p))
+            raise DataError(
+                f"{path}:{line_no}: value {bad!r} is not a number; fix or remove that line"
+            ) from None
+        seen.add(word)
+        words.append(word)
+        lines.append(line_no)
+    if max_vocab is None and n_rows != count:
+        raise DataError(
+            f"{path}:1: header says {count} words but the file has {n_rows} rows; "
+            f"set the header to '{n_rows} {dim}'"
+        )
+    vectors = vectors[: len(words)] if len(words) == capacity else vectors[: len(words)].copy()
+    _check_finite(path, vectors, lines)
+    return words, vectors
+
+
+def _parse_header(path: Path, raw: bytes) -> tuple[int, int]:
+    header = _decode(path, raw, 1).strip().lstrip("\ufeff")
+    fields = header.split()
+    if len(fields) == 2 and all(f.isdigit() for f in fields) and int(fields[1]) > 0:
+        return int(fields[0]), int(fields[1])
+    shown = header if len(header) <= 40 else header[:40] + "..."
+    raise DataError(
+        f"{path}:1: bad header {shown!r}; the first line must be '<count> <dim>' "
+        "(GloVe files have none: add it)"
+    )
+
+
+def _decode(path: Path, raw: bytes, line_no: int) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise DataError(
+            f"{path}:{line_no}: not UTF-8 (byte 0x{raw[err.start]:02x} at column {err.start + 1}); "
+            "re-save the file as UTF-8"
+        ) from None
+
+
+def _is_float(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _check_finite(path: Path, vectors: np.ndarray, lines: list[int] | None) -> None:
+    finite = np.isfinite(vectors).all(axis=1)
+    if finite.all():
+        return
+    row = int(np.argmin(finite))
+    where = f"{path}:{lines[row]}" if lines is not None else f"{path}: row {row + 1}"
+    raise DataError(f"{where}: NaN or infinite value; fix or remove that vector")
+
+
+def _load_binary(path: Path, max_vocab: int | None) -> tuple[list[str], np.ndarray]:
+    from gensim.models import KeyedVectors
+
+    try:
+        kv = KeyedVectors.load_word2vec_format(str(path), binary=True, limit=max_vocab)
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: a word is not UTF-8; re-save the vectors as UTF-8") from None
+    except (ValueError, EOFError, OSError, IndexError) as err:
+        detail = " ".join(str(err).split())
+        raise DataError(
+            f"{path}: not a readable word2vec binary file ({detail}); check the format"
+        ) from None
+    return list(kv.index_to_key), np.asarray(kv.vectors, dtype=np.float32)
+
+
+def _load_gensim(path: Path) -> tuple[list[str], np.ndarray]:
+    from gensim.models import KeyedVectors
+    from gensim.utils import SaveLoad
+
+    try:
+        loaded = SaveLoad.load(str(path))
+    except Exception as err:  # unpickling can fail in many ways
+        detail = " ".join(str(err).split())
+        raise DataError(f"{path}: not a readable gensim file ({detail}); check the format") from None
+    kv = getattr(loaded, "wv", loaded)
+    if not isinstance(kv, KeyedVectors):
+        raise DataError(
+            f"{path}: holds a {type(loaded).__name__}, not word vectors; save KeyedVectors"
+        )
+    return list(kv.index_to_key), np.asarray(kv.vectors, dtype=np.float32)
+
+
+def _dedupe(
+    words: list[str], vectors: np.ndarray, max_vocab: int | None, lowercase: bool
+) -> tuple[list[str], np.ndarray]:
+    """Keep the first row of each (optionally lower-cased) word, at most ``max_vocab`` rows."""
+    keep: list[int] = []
+    kept_words: list[str] = []
+    seen: set[str] = set()
+    for row, word in enumerate(words):
+        if max_vocab is not None and len(kept_words) == max_vocab:
+            break
+        key = word.lower() if lowercase else str(word)
+        if key in seen:
+            continue
+        seen.add(key)
+        keep.append(row)
+        kept_words.append(key)
+    if len(keep) == len(words):
+        return kept_words, vectors
+    return kept_words, vectors[np.asarray(keep, dtype=np.int64)]

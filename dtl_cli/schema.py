@@ -1,0 +1,154 @@
+"""Dataclass schemas for every config group, registered in Hydra's ConfigStore.
+
+Merging a YAML file or a command-line override into these fails at once on an unknown key or
+a wrong type, naming the key, before any work starts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, OmegaConf
+
+
+@dataclass
+class LabelledFile:
+    path: str = MISSING
+    format: str = "auto"  # auto | csv | tsv | jsonl | dir
+    text_column: str = "text"
+    label_column: str = "label"
+
+
+@dataclass
+class SourceSide:
+    lang: str = "en"
+    tokenizer: str = "nltk"  # nltk | jieba | chars | whitespace
+    lowercase: bool = True
+    train: LabelledFile = field(default_factory=LabelledFile)
+    unlabelled: list[str] = field(default_factory=list)
+
+
+@dataclass
+class TargetSide:
+    lang: str = "zh"
+    tokenizer: str = "jieba"
+    lowercase: bool = True
+    train: LabelledFile = field(default_factory=LabelledFile)
+    test: LabelledFile = field(default_factory=LabelledFile)
+    unlabelled: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Dictionaries:
+    seed: str = MISSING  # MUSE format: `source target` per line; trains the map
+    test: str = MISSING  # held-out pairs for bilingual lexicon induction
+
+
+@dataclass
+class DatasetConfig:
+    name: str = MISSING
+    source: SourceSide = field(default_factory=SourceSide)
+    target: TargetSide = field(default_factory=TargetSide)
+    dictionary: Dictionaries = field(default_factory=Dictionaries)
+
+
+@dataclass
+class EmbeddingConfig:
+    method: str = MISSING  # word2vec | pretrained
+    dim: int = 50
+    window: int = 5
+    min_count: int = 2
+    epochs: int = 5
+    skipgram: bool = True
+    negative: int = 5
+    workers: int = 1
+    max_vocab: int | None = None
+    source_vectors: str | None = None
+    target_vectors: str | None = None
+    lowercase: bool = False
+    normalize: list[str] = field(default_factory=lambda: ["unit", "center", "unit"])
+
+
+@dataclass
+class MappingConfig:
+    method: str = MISSING  # linear | procrustes | none
+    ridge: float = 0.0
+
+
+@dataclass
+class FinetuneConfig:
+    epochs: int = 30
+    learning_rate: float = 0.001
+    trainable_embeddings: bool = False
+
+
+@dataclass
+class ModelConfig:
+    name: str = MISSING  # dan
+    hidden: list[int] = field(default_factory=lambda: [64])
+    dropout: float = 0.2
+    max_len: int = 64
+    epochs: int = 30
+    batch_size: int = 32
+    learning_rate: float = 0.003
+    validation_split: float = 0.1
+    early_stopping_patience: int = 5
+    trainable_embeddings: bool = False
+    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
+
+
+@dataclass
+class BLIConfig:
+    precision_at: list[int] = field(default_factory=lambda: [1, 5, 10])
+    csls_k: int = 10
+
+
+@dataclass
+class EvaluationConfig:
+    k: Any = 0  # an int >= 0, or "all"
+    bli: BLIConfig = field(default_factory=BLIConfig)
+
+
+@dataclass
+class DeviceConfig:
+    kind: str = "auto"  # auto | cpu | gpu
+    gpus: list[int] = field(default_factory=list)
+    fallback: str = "cpu"  # cpu | error
+    memory_growth: bool = True
+
+
+@dataclass
+class PathsConfig:
+    store: str = ".dtl/store"
+    output: str = "outputs"
+
+
+@dataclass
+class DtlConfig:
+    dataset: DatasetConfig = MISSING
+    embedding: EmbeddingConfig = MISSING
+    mapping: MappingConfig = MISSING
+    model: ModelConfig = MISSING
+    evaluation: EvaluationConfig = MISSING
+    device: DeviceConfig = MISSING
+    seed: int = 0
+    deterministic: bool = True
+    paths: PathsConfig = field(default_factory=PathsConfig)
+
+
+def packaged_data_path(relative: str = "") -> str:
+    """Absolute path of a file shipped in the package's data folder (data/ in a checkout)."""
+    root = resources.files("dtl_cli.data")
+    return str(root.joinpath(relative)) if relative else str(root)
+
+
+def register() -> None:
+    """Register the schemas and the `${dtl_data:...}` resolver (idempotent)."""
+    cs = ConfigStore.instance()
+    # The root schema types every group, so merging a group's YAML validates it too.
+    cs.store(name="dtl_schema", node=DtlConfig)
+    if not OmegaConf.has_resolver("dtl_data"):
+        OmegaConf.register_new_resolver("dtl_data", packaged_data_path)

@@ -1,0 +1,1 @@
+"""Text input: labelled-corpus readers, tokenizers and vocabulary encoding."""

@@ -1,0 +1,40 @@
+"""Word-to-id vocabularies and padding of token lists into id matrices."""
+
+from __future__ import annotations
+
+import numpy as np
+
+PAD = 0
+OOV = 1
+
+
+def build_vocab(words: list[str]) -> dict[str, int]:
+    """Map each word to ``position + 2`` (ids 0 and 1 are PAD and OOV).
+
+    So word id ``i`` is row ``i - 2`` of the embedding matrix the words came with. A repeated
+    word keeps the id of its first occurrence.
+    """
+    index: dict[str, int] = {}
+    for position, word in enumerate(words):
+        index.setdefault(word, position + 2)
+    return index
+
+
+def encode(
+    token_lists: list[list[str]], index: dict[str, int], max_len: int
+) -> tuple[np.ndarray, int]:
+    """Turn token lists into an int32 id matrix [n, max_len].
+
+    Unknown words become OOV, short sequences are padded with PAD at the end and long ones
+    cut to ``max_len``. Returns ``(ids, n_truncated)``, the number of sequences that were cut.
+    """
+    if max_len < 1:
+        raise ValueError(f"max_len must be at least 1, got {max_len}")
+    ids = np.full((len(token_lists), max_len), PAD, dtype=np.int32)
+    n_truncated = 0
+    for row, tokens in enumerate(token_lists):
+        if len(tokens) > max_len:
+            n_truncated += 1
+            tokens = tokens[:max_len]
+        ids[row, : len(tokens)] = [index.get(tok, OOV) for tok in tokens]
+    return ids, n_truncated

@@ -1,0 +1,103 @@
+import numpy as np
+import pytest
+
+from dtl_cli.align.mappings import (
+    apply_map,
+    fit_linear,
+    fit_procrustes,
+    identity_map,
+    invert_map,
+)
+
+
+def _orthogonal(d, rng):
+    Q, R = np.linalg.qr(rng.normal(size=(d, d)))
+    return Q * np.sign(np.diag(R))
+
+
+def test_procrustes_recovers_planted_orthogonal_map_exactly():
+    rng = np.random.default_rng(0)
+    Q = _orthogonal(8, rng)
+    bias = rng.normal(size=8)
+    X = rng.normal(size=(50, 8))
+    Y = X @ Q.T + bias
+    W, b = fit_procrustes(X, Y)
+    assert W.dtype == np.float32 and W.shape == (8, 8) and b.shape == (8,)
+    np.testing.assert_allclose(W, Q, atol=1e-5)
+    np.testing.assert_allclose(b, bias, atol=1e-5)
+
+
+def test_procrustes_nearly_recovers_map_under_noise():
+    rng = np.random.default_rng(0)
+    Q = _orthogonal(8, rng)
+    bias = rng.normal(size=8)
+    X = rng.normal(size=(500, 8))
+    Y = X @ Q.T + bias + 0.05 * rng.normal(size=(500, 8))
+    W, b = fit_procrustes(X, Y)
+    np.testing.assert_allclose(W @ W.T, np.eye(8), atol=1e-5)
+    np.testing.assert_allclose(W, Q, atol=0.02)
+    np.testing.assert_allclose(b, bias, atol=0.02)
+
+
+def test_procrustes_rejects_unequal_dimensions():
+    with pytest.raises(ValueError, match="equal dimensions"):
+        fit_procrustes(np.zeros((5, 3)), np.zeros((5, 4)))
+
+
+def test_fit_linear_recovers_planted_affine_map():
+    rng = np.random.default_rng(0)
+    A = rng.normal(size=(6, 4))
+    bias = rng.normal(size=6)
+    X = rng.normal(size=(40, 4))
+    W, b = fit_linear(X, X @ A.T + bias)
+    assert W.shape == (6, 4) and W.dtype == np.float32
+    np.testing.assert_allclose(W, A, atol=1e-5)
+    np.testing.assert_allclose(b, bias, atol=1e-5)
+
+
+def test_fit_linear_ridge_shrinks_weights_but_not_bias():
+    rng = np.random.default_rng(0)
+    A = rng.normal(size=(3, 3))
+    bias = np.array([5.0, -2.0, 1.0])
+    X = rng.normal(size=(30, 3))
+    Y = X @ A.T + bias
+    W_small, _ = fit_linear(X, Y, ridge=1.0)
+    W_big, b_big = fit_linear(X, Y, ridge=1e6)
+    assert np.linalg.norm(W_small) < np.linalg.norm(A)
+    assert np.linalg.norm(W_big) < 1e-2
+    np.testing.assert_allclose(b_big, Y.mean(axis=0), atol=1e-2)
+
+
+def test_apply_map_uses_row_convention():
+    W = np.array([[1.0, 2.0], [0.0, 1.0], [3.0, 0.0]])
+    b = np.array([1.0, 0.0, -1.0])
+    out = apply_map(np.array([[1.0, 1.0]]), W, b)
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out, [[4.0, 1.0, 2.0]])
+
+
+def test_invert_orthogonal_map_is_exact_transpose():
+    rng = np.random.default_rng(0)
+    W = _orthogonal(5, rng).astype(np.float32)
+    b = rng.normal(size=5).astype(np.float32)
+    W_inv, b_inv = invert_map(W, b)
+    np.testing.assert_array_equal(W_inv, W.T)
+    X = rng.normal(size=(10, 5))
+    np.testing.assert_allclose(apply_map(apply_map(X, W, b), W_inv, b_inv), X, atol=1e-5)
+
+
+@pytest.mark.parametrize("shape", [(4, 4), (7, 4)])
+def test_invert_general_map_round_trips(shape):
+    rng = np.random.default_rng(0)
+    W = rng.normal(size=shape)
+    b = rng.normal(size=shape[0])
+    W_inv, b_inv = invert_map(W, b)
+    assert W_inv.shape == (shape[1], shape[0])
+    X = rng.normal(size=(10, shape[1]))
+    np.testing.assert_allclose(apply_map(apply_map(X, W, b), W_inv, b_inv), X, atol=1e-4)
+
+
+def test_identity_map_leaves_vectors_unchanged():
+    W, b = identity_map(3)
+    X = np.random.default_rng(0).normal(size=(4, 3))
+    np.testing.assert_allclose(apply_map(X, W, b), X, atol=1e-6)

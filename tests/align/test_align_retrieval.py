@@ -1,0 +1,85 @@
+import numpy as np
+import pytest
+
+from dtl_cli.align.retrieval import knn_mean_similarity, topk, unit_rows
+
+
+def _data(n_q=13, n_t=17, d=6):
+    rng = np.random.default_rng(0)
+    return rng.normal(size=(n_q, d)), rng.normal(size=(n_t, d))
+
+
+def _cos(A, B):
+    A = A / np.linalg.norm(A, axis=1, keepdims=True)
+    B = B / np.linalg.norm(B, axis=1, keepdims=True)
+    return A @ B.T
+
+
+def test_unit_rows_keeps_zero_rows():
+    X = np.array([[3.0, 4.0], [0.0, 0.0]])
+    np.testing.assert_allclose(unit_rows(X), [[0.6, 0.8], [0.0, 0.0]], atol=1e-7)
+
+
+@pytest.mark.parametrize("batch_size", [1, 4, 13, 100])
+def test_nn_topk_matches_brute_force(batch_size):
+    Q, T = _data()
+    sims = _cos(Q, T)
+    want = np.argsort(-sims, axis=1)[:, :5]
+    idx, scores = topk(Q, T, 5, method="nn", batch_size=batch_size)
+    assert idx.dtype == np.int64 and scores.dtype == np.float32 and idx.shape == (13, 5)
+    np.testing.assert_array_equal(idx, want)
+    np.testing.assert_allclose(scores, np.take_along_axis(sims, want, axis=1), atol=1e-5)
+
+
+def test_k_is_clipped_to_number_of_targets():
+    Q, T = _data(n_t=3)
+    idx, _ = topk(Q, T, 10)
+    assert idx.shape == (13, 3)
+    np.testing.assert_array_equal(idx, np.argsort(-_cos(Q, T), axis=1))
+
+
+@pytest.mark.parametrize("batch_size", [2, 50])
+def test_knn_mean_similarity_matches_brute_force(batch_size):
+    Q, T = _data()
+    want = np.sort(_cos(Q, T), axis=1)[:, -3:].mean(axis=1)
+    got = knn_mean_similarity(Q, T, 3, batch_size=batch_size)
+    np.testing.assert_allclose(got, want, atol=1e-5)
+    np.testing.assert_allclose(knn_mean_similarity(Q, T[:2], 5), _cos(Q, T[:2]).mean(1), atol=1e-5)
+
+
+@pytest.mark.parametrize("batch_size", [3, 64])
+def test_csls_matches_brute_force_with_query_pool(batch_size):
+    Q, T = _data()
+    pool = np.vstack([Q, np.random.default_rng(1).normal(size=(9, 6))])
+    r_t = np.sort(_cos(Q, T), axis=1)[:, -4:].mean(axis=1)
+    r_s = np.sort(_cos(T, pool), axis=1)[:, -4:].mean(axis=1)
+    csls = 2 * _cos(Q, T) - r_t[:, None] - r_s[None, :]
+    want = np.argsort(-csls, axis=1)[:, :3]
+    idx, scores = topk(Q, T, 3, method="csls", csls_k=4, batch_size=batch_size, query_pool=pool)
+    np.testing.assert_array_equal(idx, want)
+    np.testing.assert_allclose(scores, np.take_along_axis(csls, want, axis=1), atol=1e-5)
+
+
+def test_csls_beats_nn_when_a_hub_is_planted():
+    rng = np.random.default_rng(0)
+    n, d = 60, 100
+    targets = unit_rows(rng.normal(size=(n, d)))
+    hub_direction = unit_rows(rng.normal(size=(1, d)))[0]
+    # Every query is its gold target plus a shared offset; the hub sits on that offset.
+    queries = targets + 1.05 * hub_direction + 0.3 * rng.normal(size=(n, d)) / np.sqrt(d)
+    all_targets = np.vstack([targets, hub_direction])
+    hub = n
+    gold = np.arange(n)
+    nn_idx, _ = topk(queries, all_targets, 1, method="nn")
+    csls_idx, _ = topk(queries, all_targets, 1, method="csls", csls_k=10)
+    nn_acc = np.mean(nn_idx[:, 0] == gold)
+    csls_acc = np.mean(csls_idx[:, 0] == gold)
+    assert np.mean(nn_idx[:, 0] == hub) > 0.5
+    assert np.mean(csls_idx[:, 0] == hub) < 0.1
+    assert csls_acc > nn_acc + 0.4
+
+
+def test_unknown_method_raises():
+    Q, T = _data()
+    with pytest.raises(ValueError, match="'cosine'"):
+        topk(Q, T, 1, method="cosine")
