@@ -7,6 +7,10 @@ sets the environment before the import and `check_devices` compares what TensorF
 from __future__ import annotations
 
 import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from dtl_cli.errors import ConfigError, DeviceError
@@ -74,10 +78,11 @@ def resolve_devices(plan: DevicePlan, seen_gpus: list[str]) -> list[str]:
 def init_tensorflow(plan: DevicePlan, seed: int, deterministic: bool) -> list[str]:
     """Import TensorFlow with the plan applied; seed it; return the device names in use."""
     apply_device_plan(plan)
-    import keras
-    import tensorflow as tf
+    with _native_stderr_to_log():
+        import keras
+        import tensorflow as tf
 
-    seen = [d.name for d in tf.config.list_physical_devices("GPU")]
+        seen = [d.name for d in tf.config.list_physical_devices("GPU")]
     devices = resolve_devices(plan, seen)
     if plan.memory_growth:
         for gpu in tf.config.list_physical_devices("GPU"):
@@ -89,3 +94,26 @@ def init_tensorflow(plan: DevicePlan, seed: int, deterministic: bool) -> list[st
     if deterministic:
         tf.config.experimental.enable_op_determinism()
     return devices
+
+
+@contextmanager
+def _native_stderr_to_log() -> Iterator[None]:
+    """Keep TensorFlow's C++ start-up chatter (which ignores TF_CPP_MIN_LOG_LEVEL) off the
+    terminal; it is replayed if the import fails, and kept with DTL_TF_LOGS=1."""
+    if os.environ.get("DTL_TF_LOGS") == "1":
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            os.dup2(saved, 2)
+            capture.seek(0)
+            sys.stderr.write(capture.read().decode("utf-8", "replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)

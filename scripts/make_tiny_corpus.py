@@ -113,36 +113,37 @@ P_EDGE_IN_TOPIC = 0.30  # probability of an edge between two concepts of the sam
 P_EDGE_CROSS = 0.01  # probability of an edge between concepts of different topics
 SIGNATURE_EDGES = 3  # strong random edges per topic concept (distinctive neighbourhood)
 SIGNATURE_WEIGHT = (3.0, 5.0)
-SIGNATURE_IN_TOPIC = 0.9  # share of signature edges that stay inside the topic
+SIGNATURE_IN_TOPIC = 0.95  # share of signature edges that stay inside the topic
 ZIPF_EXPONENT = 0.8
 GENERALS_PER_CONCEPT = 3  # general concepts that each topic concept prefers
-P_GENERAL = 0.3  # probability of inserting a general concept after a topic step
+P_GENERAL = 0.3  # per topic step: chance of a general concept (half before, half after)
 WALK_STEPS = (4, 7)  # topic concepts per sentence (inclusive); generals come on top
-MAX_TOKENS = 10
-MIN_TOKENS = 6
+MIN_TOKENS = 6  # sentence length in words, generals included (resampled outside the range);
+MAX_TOKENS = 10  # kept short so that the whole corpus stays below MAX_TOTAL_BYTES
 LABEL_PRIOR = (0.28, 0.26, 0.24, 0.22)  # balanced-ish, deliberately not uniform
 LANGUAGE_NOISE = 0.5  # sigma of per-language log-normal noise on the shared edge weights
 
 N_EN_TRAIN = 2000
 N_ZH_TRAIN = 800
 N_ZH_TEST = 600
-N_UNLABELLED = 17000
+N_UNLABELLED = 16000
 SEED_DICT_SHARE = 0.6
 MAX_TOTAL_BYTES = 2_000_000
 MIN_JIEBA_RECOVERY = 0.95
+DEFAULT_OUT = Path(__file__).resolve().parent.parent / "data" / "tiny"
 
 # Independent random streams: (seed, STREAM) seeds numpy's generator, so adding a stream never
 # changes the others.
 STREAM = {
     "graph": 0,
     "dict": 1,
-    "graph_en": 7,
-    "graph_zh": 8,
     "en_train": 2,
     "zh_train": 3,
     "zh_test": 4,
     "en_unlabelled": 5,
     "zh_unlabelled": 6,
+    "graph_en": 7,
+    "graph_zh": 8,
 }
 
 
@@ -152,9 +153,21 @@ def rng_for(seed: int, name: str) -> np.random.Generator:
 
 @dataclass
 class Graph:
-    trans: np.ndarray  # (T, T) row-stochastic transition matrix over topic concepts
+    """Concept graph; ``weight`` and ``general`` are unnormalised, see ``for_language``."""
+
+    topic_of: np.ndarray  # (T,) label index of each topic concept
+    weight: np.ndarray  # (T, T) symmetric edge weights between topic concepts
+    popularity: np.ndarray  # (T,) Zipf-like concept popularity
+    general: np.ndarray  # (T, G) preference of each topic concept for general concepts
+
+
+@dataclass
+class Walker:
+    """One language's view of the graph: normalised distributions for sampling."""
+
+    trans: np.ndarray  # (T, T) row-stochastic transitions between topic concepts
     start: list[np.ndarray]  # per label: start distribution over topic concepts
-    general: np.ndarray  # (T, G) row-stochastic preference for general concepts
+    general: np.ndarray  # (T, G) row-stochastic choice of an interleaved general concept
 
 
 def build_graph(concepts: list[Concept], rng: np.random.Generator) -> Graph:
@@ -163,10 +176,12 @@ def build_graph(concepts: list[Concept], rng: np.random.Generator) -> Graph:
     n_general = len(concepts) - n_topic
     topic_of = np.array([concepts[i].topic for i in topic_ids])
 
+    # Random edges: dense inside a topic, sparse across topics.
     same = topic_of[:, None] == topic_of[None, :]
     prob = np.where(same, P_EDGE_IN_TOPIC, P_EDGE_CROSS)
     upper = np.triu(rng.random((n_topic, n_topic)) < prob, k=1)
     weight = np.triu(rng.uniform(0.5, 1.5, (n_topic, n_topic)), k=1) * upper
+    # Strong "signature" edges give every concept a neighbourhood of its own.
     for i in range(n_topic):
         mates = np.flatnonzero(same[i] & (np.arange(n_topic) != i))
         others = np.flatnonzero(~same[i])
@@ -178,40 +193,58 @@ def build_graph(concepts: list[Concept], rng: np.random.Generator) -> Graph:
     weight = weight + weight.T
 
     # Zipf-like popularity from a random rank order of the topic concepts.
-    rank = rng.permutation(n_topic)
-    popularity = 1.0 / (rank + 1.0) ** ZIPF_EXPONENT
-
-    trans = weight * popularity[None, :]
-    trans /= trans.sum(axis=1, keepdims=True)
-    start = []
-    for t in range(len(LABELS)):
-        p = np.where(topic_of == t, popularity, 0.0)
-        start.append(p / p.sum())
+    popularity = 1.0 / (rng.permutation(n_topic) + 1.0) ** ZIPF_EXPONENT
 
     # Each topic concept favours a few general concepts; general popularity is Zipf-like too.
     gen_pop = 1.0 / (rng.permutation(n_general) + 1.0) ** 0.5
     general = np.zeros((n_topic, n_general))
     for i in range(n_topic):
-        picks = rng.choice(n_general, size=GENERALS_PER_CONCEPT, replace=False, p=gen_pop / gen_pop.sum())
+        picks = rng.choice(
+            n_general, size=GENERALS_PER_CONCEPT, replace=False, p=gen_pop / gen_pop.sum()
+        )
         general[i, picks] = rng.uniform(0.5, 1.5, GENERALS_PER_CONCEPT)
+    return Graph(topic_of, weight, popularity, general)
+
+
+def for_language(graph: Graph, rng: np.random.Generator) -> Walker:
+    """Perturb the shared weights with per-language noise (languages are alike, not equal)."""
+
+    def noisy(mat: np.ndarray) -> np.ndarray:
+        return mat * rng.lognormal(0.0, LANGUAGE_NOISE, mat.shape)
+
+    trans = noisy(graph.weight) * graph.popularity[None, :]
+    trans /= trans.sum(axis=1, keepdims=True)
+    start = []
+    for t in range(len(LABELS)):
+        p = np.where(graph.topic_of == t, graph.popularity, 0.0)
+        start.append(p / p.sum())
+    general = noisy(graph.general)
     general /= general.sum(axis=1, keepdims=True)
-    return Graph(trans, start, general)
+    return Walker(trans, start, general)
 
 
-def sample_sentence(graph: Graph, label: int, n_topic: int, rng: np.random.Generator) -> list[int]:
+def sample_sentence(
+    walker: Walker, label: int, n_topic: int, rng: np.random.Generator
+) -> list[int]:
     """A random walk as concept indices (general concepts are offset by ``n_topic``)."""
+    n_general = walker.general.shape[1]
     while True:
         steps = int(rng.integers(WALK_STEPS[0], WALK_STEPS[1] + 1))
-        node = int(rng.choice(n_topic, p=graph.start[label]))
+        node = int(rng.choice(n_topic, p=walker.start[label]))
         out: list[int] = []
+        visited = np.zeros(n_topic, dtype=bool)
         for step in range(steps):
             if step:
-                node = int(rng.choice(n_topic, p=graph.trans[node]))
+                # Prefer concepts not yet in the sentence, so walks do not bounce back and forth.
+                p = np.where(visited, 0.0, walker.trans[node])
+                p = p / p.sum() if p.sum() > 0 else walker.trans[node]
+                node = int(rng.choice(n_topic, p=p))
+            visited[node] = True
             if rng.random() < P_GENERAL / 2:
-                out.append(n_topic + int(rng.choice(graph.general.shape[1], p=graph.general[node])))
+                out.append(n_topic + int(rng.choice(n_general, p=walker.general[node])))
             out.append(node)
             if rng.random() < P_GENERAL / 2:
-                out.append(n_topic + int(rng.choice(graph.general.shape[1], p=graph.general[node])))
+                out.append(n_topic + int(rng.choice(n_general, p=walker.general[node])))
         if MIN_TOKENS <= len(out) <= MAX_TOKENS:
             return out
 
@@ -235,14 +268,14 @@ def sample_labels(n: int, rng: np.random.Generator) -> np.ndarray:
     return rng.choice(len(LABELS), size=n, p=np.array(LABEL_PRIOR))
 
 
-def generate(concepts: list[Concept], graph: Graph, seed: int, name: str, n: int, labelled: bool):
+def generate(concepts: list[Concept], walker: Walker, seed: int, name: str, n: int, labelled: bool):
     """Returns (lines, labels, zh_words): lines realised; zh_words only for Chinese files."""
     rng = rng_for(seed, name)
-    n_topic = graph.trans.shape[0]
+    n_topic = walker.trans.shape[0]
     labels = sample_labels(n, rng) if labelled else rng.choice(len(LABELS), size=n)
     lines, zh_words = [], []
     for label in labels:
-        seq = sample_sentence(graph, int(label), n_topic, rng)
+        seq = sample_sentence(walker, int(label), n_topic, rng)
         if name.startswith("en"):
             lines.append(realise_en(concepts, seq))
         else:
@@ -261,7 +294,7 @@ def csv_text(lines: list[str], labels: list[str]) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(["text", "label"])
-    writer.writerows(zip(lines, labels))
+    writer.writerows(zip(lines, labels, strict=True))
     return buf.getvalue()
 
 
@@ -365,7 +398,7 @@ def run_check(out: Path, jieba) -> dict[str, float]:
     queries = sorted(s for s in gold if s in en_idx)
     mapped = en_vec[[en_idx[s] for s in queries]] @ w
     nearest = np.argmax(mapped @ zh_vec.T, axis=1)
-    p_at_1 = float(np.mean([zh_words[j] in gold[s] for s, j in zip(queries, nearest)]))
+    p_at_1 = float(np.mean([zh_words[j] in gold[s] for s, j in zip(queries, nearest, strict=True)]))
 
     def doc_vectors(texts: list[list[str]], idx: dict[str, int], vec: np.ndarray) -> np.ndarray:
         rows = []
@@ -387,9 +420,9 @@ def run_check(out: Path, jieba) -> dict[str, float]:
     centroids = np.array([x_en[np.array(en_lab) == lab].mean(axis=0) for lab in LABELS])
     centroids /= np.linalg.norm(centroids, axis=1, keepdims=True)
     pred = np.argmax(x_zh @ centroids.T, axis=1)
-    zero_shot = float(np.mean([LABELS[p] == y for p, y in zip(pred, zh_lab)]))
+    zero_shot = float(np.mean([LABELS[p] == y for p, y in zip(pred, zh_lab, strict=True)]))
     pred_en = np.argmax(x_en @ centroids.T, axis=1)
-    en_acc = float(np.mean([LABELS[p] == y for p, y in zip(pred_en, en_lab)]))
+    en_acc = float(np.mean([LABELS[p] == y for p, y in zip(pred_en, en_lab, strict=True)]))
     return {
         "seed_pairs_used": len(seed),
         "bli_queries": len(queries),
@@ -404,7 +437,9 @@ def run_check(out: Path, jieba) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=Path("data/tiny"), help="output folder")
+    parser.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT, help="output folder (default: data/tiny)"
+    )
     parser.add_argument("--seed", type=int, default=13, help="random seed")
     parser.add_argument("--check", action="store_true", help="also verify that transfer works")
     args = parser.parse_args(argv)
@@ -418,13 +453,18 @@ def main(argv: list[str] | None = None) -> int:
                 return 1
 
     graph = build_graph(concepts, rng_for(args.seed, "graph"))
+    walkers = {
+        lang: for_language(graph, rng_for(args.seed, f"graph_{lang}")) for lang in ("en", "zh")
+    }
     files: dict[str, str] = {}
     zh_unlabelled_words: list[list[str]] = []
     for name, n in (("en_train", N_EN_TRAIN), ("zh_train", N_ZH_TRAIN), ("zh_test", N_ZH_TEST)):
-        lines, labels, _ = generate(concepts, graph, args.seed, name, n, labelled=True)
+        lines, labels, _ = generate(concepts, walkers[name[:2]], args.seed, name, n, labelled=True)
         files[f"{name}.csv"] = csv_text(lines, labels)
     for name in ("en_unlabelled", "zh_unlabelled"):
-        lines, _, zh_words = generate(concepts, graph, args.seed, name, N_UNLABELLED, False)
+        lines, _, zh_words = generate(
+            concepts, walkers[name[:2]], args.seed, name, N_UNLABELLED, labelled=False
+        )
         files[f"{name}.txt"] = "".join(line + "\n" for line in lines)
         zh_unlabelled_words.extend(zh_words)
     files["dict_seed.txt"], files["dict_test.txt"] = split_dictionary(concepts, args.seed)
@@ -434,7 +474,9 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     for fname, text in files.items():
         (args.out / fname).write_bytes(text.encode("utf-8"))
-        print(f"{fname:20s} {len(text.encode('utf-8')):>9,d} bytes {text.count(chr(10)):>7,d} lines")
+        print(
+            f"{fname:20s} {len(text.encode('utf-8')):>9,d} bytes {text.count(chr(10)):>7,d} lines"
+        )
     print(f"{'total':20s} {total:>9,d} bytes")
     print(f"jieba recovery of intended Chinese words (unlabelled): {recovery:.4f}")
     errors = []

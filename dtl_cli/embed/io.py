@@ -28,7 +28,8 @@ def load_vectors(
     "count dim" header; ``.bin`` word2vec binary; ``.kv``/``.model`` gensim files (these are
     pickles: only load files you trust). ``max_vocab`` keeps the first that many words.
     ``lowercase`` lower-cases words and keeps the first (most frequent) vector of each.
-    Later duplicates of a word are skipped.
+    Later duplicates of a word are skipped. (For ``.bin`` the limit applies before
+    lower-casing, so fewer than ``max_vocab`` words may come back.)
     """
     path = Path(path)
     if not path.is_file():
@@ -65,7 +66,7 @@ def write_vec(path: str | Path, words: list[str], vectors: np.ndarray) -> None:
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "wt", encoding="utf-8", newline="\n") as handle:
         handle.write(f"{vectors.shape[0]} {vectors.shape[1]}\n")
-        for word, row in zip(words, vectors):
+        for word, row in zip(words, vectors, strict=True):
             handle.write(word + " " + " ".join(f"{x:.9g}" for x in row.tolist()) + "\n")
 
 
@@ -90,7 +91,7 @@ def save_vectors(path_without_suffix: str | Path, words: list[str], vectors: np.
 
 
 def load_saved_vectors(path_without_suffix: str | Path) -> tuple[list[str], np.ndarray]:
-    """Load a copy written by :func:`save_vectors`; returns ``(words, vectors float32 [V, dim])``."""
+    """Load a copy written by :func:`save_vectors`: ``(words, vectors float32 [V, dim])``."""
     prefix = str(path_without_suffix)
     words_path = Path(prefix + ".words.txt")
     array_path = Path(prefix + ".npy")
@@ -104,7 +105,7 @@ def load_saved_vectors(path_without_suffix: str | Path) -> tuple[list[str], np.n
     if words and words[-1] == "":
         words.pop()
     try:
-        vectors = np.asarray(np.load(array_path, mmap_mode="r", allow_pickle=False))
+        vectors = np.load(array_path, allow_pickle=False)
     except (ValueError, OSError) as err:
         raise DataError(f"{array_path}: unreadable ({err}); re-create the saved vectors") from None
     if vectors.ndim != 2 or vectors.shape[0] != len(words):
@@ -176,6 +177,8 @@ def _parse_text(path, handle, max_vocab, lowercase) -> tuple[list[str], np.ndarr
             f"{path}:1: header says {count} words but the file has {n_rows} rows; "
             f"set the header to '{n_rows} {dim}'"
         )
+    if not words:
+        raise DataError(f"{path}: no vectors in the file; check it is the right file")
     vectors = vectors[: len(words)] if len(words) == capacity else vectors[: len(words)].copy()
     _check_finite(path, vectors, lines)
     return words, vectors
@@ -243,7 +246,9 @@ def _load_gensim(path: Path) -> tuple[list[str], np.ndarray]:
         loaded = SaveLoad.load(str(path))
     except Exception as err:  # unpickling can fail in many ways
         detail = " ".join(str(err).split())
-        raise DataError(f"{path}: not a readable gensim file ({detail}); check the format") from None
+        raise DataError(
+            f"{path}: not a readable gensim file ({detail}); check the format"
+        ) from None
     kv = getattr(loaded, "wv", loaded)
     if not isinstance(kv, KeyedVectors):
         raise DataError(

@@ -45,8 +45,7 @@ def read_labelled(
         frame, where = _read_jsonl(path, text_column, label_column)
     else:
         frame, where = _read_table(path, fmt, text_column, label_column)
-    _check_rows(path, frame, where)
-    return frame
+    return _check_rows(path, frame, where)
 
 
 def iter_lines(path: str | Path) -> Iterator[str]:
@@ -126,9 +125,7 @@ def _read_table(
     """Read CSV/TSV; returns the frame and a 'line N' location for every row."""
     options: dict = {"sep": ","} if fmt == "csv" else {"sep": "\t", "quoting": csv.QUOTE_NONE}
     try:
-        table = pd.read_csv(
-            path, dtype=str, keep_default_na=False, encoding="utf-8-sig", **options
-        )
+        table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig", **options)
     except UnicodeDecodeError:
         raise _first_bad_utf8_line(path) from None
     except pd.errors.EmptyDataError:
@@ -151,45 +148,50 @@ def _read_table(
     return frame, where
 
 
-def _read_jsonl(
-    path: Path, text_column: str, label_column: str
-) -> tuple[pd.DataFrame, list[str]]:
+def _read_jsonl(path: Path, text_column: str, label_column: str) -> tuple[pd.DataFrame, list[str]]:
+    try:
+        with open(path, "rb") as handle:
+            texts, labels, where = _parse_jsonl(path, handle, text_column, label_column)
+    except OSError as err:
+        raise DataError(f"{path}: cannot read ({err.strerror}); check permissions") from None
+    return pd.DataFrame({"text": texts, "label": labels}, dtype=str), where
+
+
+def _parse_jsonl(
+    path: Path, handle, text_column: str, label_column: str
+) -> tuple[list[str], list[str], list[str]]:
+    """Parse JSON Lines into texts, labels and a 'line N' location per record."""
     texts: list[str] = []
     labels: list[str] = []
     where: list[str] = []
-    try:
-        handle = open(path, "rb")
-    except OSError as err:
-        raise DataError(f"{path}: cannot read ({err.strerror}); check permissions") from None
-    with handle:
-        for line_no, raw in enumerate(handle, start=1):
-            line = _decode_line(path, raw, line_no)
-            if line_no == 1:
-                line = line.lstrip("\ufeff")
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
+    for line_no, raw in enumerate(handle, start=1):
+        line = _decode_line(path, raw, line_no)
+        if line_no == 1:
+            line = line.lstrip("\ufeff")
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise DataError(
+                f"{path}:{line_no}:{err.colno}: invalid JSON ({err.msg}); "
+                "write one JSON object per line"
+            ) from None
+        if not isinstance(record, dict):
+            raise DataError(
+                f"{path}:{line_no}: expected a JSON object, got {type(record).__name__}; "
+                "write one JSON object per line (JSON Lines)"
+            )
+        for wanted, key in ((text_column, "text_column"), (label_column, "label_column")):
+            if wanted not in record:
                 raise DataError(
-                    f"{path}:{line_no}:{err.colno}: invalid JSON ({err.msg}); "
-                    "write one JSON object per line"
-                ) from None
-            if not isinstance(record, dict):
-                raise DataError(
-                    f"{path}:{line_no}: expected a JSON object, got {type(record).__name__}; "
-                    "write one JSON object per line (JSON Lines)"
+                    f"{path}:{line_no}: no field '{wanted}' "
+                    f"(fields: {', '.join(map(str, record))}); set {key}"
                 )
-            for wanted, key in ((text_column, "text_column"), (label_column, "label_column")):
-                if wanted not in record:
-                    raise DataError(
-                        f"{path}:{line_no}: no field '{wanted}' "
-                        f"(fields: {', '.join(map(str, record))}); set {key}"
-                    )
-            texts.append(_as_text(record[text_column]))
-            labels.append(_as_text(record[label_column]))
-            where.append(f"line {line_no}")
-    return pd.DataFrame({"text": texts, "label": labels}, dtype=str), where
+        texts.append(_as_text(record[text_column]))
+        labels.append(_as_text(record[label_column]))
+        where.append(f"line {line_no}")
+    return texts, labels, where
 
 
 def _as_text(value: object) -> str:
@@ -223,11 +225,12 @@ def _read_document(file: Path) -> str:
         raise DataError(f"{file}: cannot read ({err.strerror}); check permissions") from None
 
 
-def _check_rows(path: Path, frame: pd.DataFrame, where: list[str]) -> None:
-    """Strip texts/labels in place and reject empty corpora and rows with empty fields."""
-    frame["text"] = frame["text"].str.strip()
-    frame["label"] = frame["label"].str.strip()
-    frame.reset_index(drop=True, inplace=True)
+def _check_rows(path: Path, frame: pd.DataFrame, where: list[str]) -> pd.DataFrame:
+    """Return ``frame`` with stripped fields; reject empty corpora and rows with empty fields."""
+    frame = pd.DataFrame(
+        {"text": frame["text"].str.strip().tolist(), "label": frame["label"].str.strip().tolist()},
+        dtype=str,
+    )
     if len(frame) == 0:
         raise DataError(f"{path}: no rows; the corpus is empty, add labelled examples")
     empty_text = (frame["text"] == "").to_numpy()
@@ -243,3 +246,4 @@ def _check_rows(path: Path, frame: pd.DataFrame, where: list[str]) -> None:
             f"{path}: {where[first]} has an empty {field} ({count} row(s) with an empty text "
             "or label); fill in or remove those rows"
         )
+    return frame

@@ -1,0 +1,86 @@
+"""The `dtl` command: picks the verb, hands the rest of the command line to Hydra.
+
+`dtl` and `dtl --help` answer without importing Hydra or TensorFlow.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from dtl_cli import __version__
+
+# verb -> one line of help (kept here, not imported from pipeline, so --help stays instant)
+VERBS = {
+    "pretrain": "tokenize, train word vectors per language, train the source classifier",
+    "map": "learn f(x) = W x + b from the source into the target space, report BLI",
+    "finetune": "carry the classifier into the target language, fine-tune on k examples",
+    "transfer": "map, then finetune",
+    "evaluate": "target test metrics beside a target-only baseline -> metrics.json",
+    "run": "all four stages: pretrain, map, finetune, evaluate",
+}
+
+USAGE = f"""\
+usage: dtl VERB [OVERRIDE ...] [-m] [--cfg job] [--help] [--info]
+
+dtl {__version__}: deep-transfer-learning experiments across languages, from Hydra configs.
+
+verbs:
+{chr(10).join(f"  {verb:<10}{text}" for verb, text in VERBS.items())}
+
+Each verb runs the stages it needs; stages already in the store are reused.
+Overrides are Hydra's: `dtl run mapping=linear evaluation.k=50 device=cpu`.
+Sweeps: `dtl transfer -m mapping=linear,procrustes evaluation.k=0,100`.
+`dtl VERB --help` lists the config groups and keys; `dtl VERB --cfg job` prints the config.
+Errors print one line; set HYDRA_FULL_ERROR=1 for a traceback.
+"""
+
+# Jobs of a basic-launcher sweep that failed with a user error (they run in this process).
+FAILED_JOBS: list[str] = []
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if not args or args[0] in ("-h", "--help", "help"):
+        print(USAGE, end="")
+        return 0
+    if args[0] in ("-V", "--version"):
+        print(f"dtl {__version__}")
+        return 0
+    verb, rest = args[0], args[1:]
+    if verb not in VERBS:
+        print(
+            f"dtl: error: unknown verb {verb!r}; choose one of {', '.join(VERBS)} (dtl --help)",
+            file=sys.stderr,
+        )
+        return 2
+    return _run_hydra(verb, rest)
+
+
+def _run_hydra(verb: str, overrides: list[str]) -> int:
+    from dtl_cli.hydra_app import check_overrides, hydra_entry
+
+    if not ({"-m", "--multirun", "--help", "-h", "--info", "--hydra-help"} & set(overrides)):
+        problem = check_overrides(overrides)
+        if problem:
+            print(f"dtl: error: {problem}", file=sys.stderr)
+            return 2
+    sys.argv = [f"dtl {verb}", *overrides, f"hydra.job.name={verb}"]
+    FAILED_JOBS.clear()
+    hydra_entry()
+    if FAILED_JOBS:
+        print(
+            f"dtl: error: {len(FAILED_JOBS)} sweep job(s) failed: " + "; ".join(FAILED_JOBS),
+            file=sys.stderr,
+        )
+        return 2
+    return 0
+
+
+def console_main() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    console_main()

@@ -1,0 +1,96 @@
+"""The Hydra application behind every verb: config composition, devices, then the pipeline.
+
+The verb arrives as `hydra.job.name`, so it travels with each job of a sweep, also to the
+worker processes of a parallel launcher.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf
+
+from dtl_cli import ui
+from dtl_cli.errors import DtlError
+from dtl_cli.schema import register
+
+register()
+CONFIG_MODULE = "dtl_cli.configs"
+
+
+def check_overrides(overrides: list[str]) -> str | None:
+    """Compose the config with `overrides` and resolve it; return a one-line problem, or None.
+
+    Used before a single run so a typo fails at once with the key named, before any work.
+    """
+    from hydra import compose, initialize_config_module
+
+    plain = [o for o in overrides if not o.startswith("hydra.") and not o.startswith("--")]
+    try:
+        with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):
+            cfg = compose("config", overrides=plain)
+            missing = sorted(OmegaConf.missing_keys(cfg))
+            if missing:
+                return f"config key {missing[0]} has no value; set it, e.g. `{missing[0]}=...`" + (
+                    f" (also missing: {', '.join(missing[1:])})" if missing[1:] else ""
+                )
+            OmegaConf.resolve(cfg)
+    except Exception as err:  # any composition failure is the user's config: report it
+        return _one_line(err)
+    return None
+
+
+def _one_line(err: Exception) -> str:
+    """Hydra/OmegaConf messages span several lines; keep what names the key and the fix."""
+    text = str(err)
+    if err.__cause__ is not None:
+        text += "\n" + str(err.__cause__)
+    text = text.split("Config search path:")[0]
+    options: list[str] = []
+    kept: list[str] = []
+    in_options = False
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line.startswith("Available options"):
+            in_options = True
+        elif in_options and raw.startswith(("\t", " ")) and line:
+            options.append(line)
+        elif line and not line.startswith(("full_key:", "object_type", "reference_type")):
+            in_options = False
+            kept.append(line.rstrip("."))
+    message = "; ".join(dict.fromkeys(kept))
+    if options:
+        message += f"; choose one of: {', '.join(options)}"
+    if "Key '" in message and "not in" in message:
+        message += " (list the valid keys with `dtl run --cfg job`)"
+    return message
+
+
+@hydra.main(version_base="1.3", config_path="pkg://dtl_cli.configs", config_name="config")
+def hydra_entry(cfg: DictConfig) -> None:
+    from dtl_cli import cli
+
+    hydra_cfg = HydraConfig.get()
+    verb = hydra_cfg.job.name
+    run_dir = Path(hydra_cfg.runtime.output_dir)
+    try:
+        from dtl_cli.device import init_tensorflow, plan_devices
+
+        d = cfg.device
+        plan = plan_devices(d.kind, list(d.gpus), d.fallback, d.memory_growth)
+        devices = init_tensorflow(plan, cfg.seed, cfg.deterministic)
+        from dtl_cli.pipeline import run_pipeline
+
+        run_pipeline(verb, cfg, run_dir, devices)
+        (run_dir / "status.txt").write_text("done\n")
+    except DtlError as err:
+        ui.error(str(err))
+        (run_dir / "status.txt").write_text(f"failed: {err}\n")
+        if hydra_cfg.mode == RunMode.MULTIRUN:
+            cli.FAILED_JOBS.append(f"job {hydra_cfg.job.num}: {err}")
+            return
+        sys.exit(2)

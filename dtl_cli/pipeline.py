@@ -1,0 +1,81 @@
+"""Runs the stages a verb needs, in order: upstream stages whose entries are missing run
+first (and say so); those already in the store are reused."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import platform
+import resource
+import sys
+import time
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from dtl_cli import __version__, ui
+from dtl_cli.store import Store
+
+STAGES = ("pretrain", "map", "finetune", "evaluate")
+
+# verb -> (stages it asks for, one line of help)
+VERBS: dict[str, tuple[tuple[str, ...], str]] = {
+    "pretrain": (
+        ("pretrain",),
+        "tokenize, train word vectors per language, train the source classifier",
+    ),
+    "map": (("map",), "learn f(x) = Wx + b from source to target space; report BLI"),
+    "finetune": (("finetune",), "carry the classifier into the target language; fine-tune on k"),
+    "transfer": (("map", "finetune"), "map then finetune"),
+    "evaluate": (("evaluate",), "target test metrics beside a target-only baseline"),
+    "run": (STAGES, "all four stages: pretrain, map, finetune, evaluate"),
+}
+
+
+def peak_memory_mb() -> float:
+    """Peak resident memory of this process so far, in MiB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_pipeline(verb: str, cfg: DictConfig, run_dir: Path, devices: list[str]) -> dict:
+    """Run `verb`'s stages (and any missing upstream ones); write `run.json` in `run_dir`."""
+    wanted = VERBS[verb][0]
+    last = STAGES.index(wanted[-1])
+    store = Store(cfg.paths.store)
+    record: dict = {
+        "verb": verb,
+        "store": str(Path(cfg.paths.store).resolve()),
+        "devices": devices,
+        "versions": _versions(),
+        "stages": {},
+    }
+    for name in STAGES[: last + 1]:
+        stage = importlib.import_module(f"dtl_cli.stages.{name}")
+        cached = stage.is_cached(cfg, store)
+        if name in wanted:
+            status = "cached" if cached else "running"
+        elif cached:
+            status = "cached"
+        else:
+            status = f"not in the store yet, running it first (needed by {wanted[0]})"
+        ui.stage(name, status)
+        started = time.perf_counter()
+        result = stage.run(cfg, store, run_dir)
+        result["seconds"] = round(time.perf_counter() - started, 3)
+        result["peak_memory_mb"] = round(peak_memory_mb(), 1)
+        record["stages"][name] = result
+        if not cached:
+            ui.info(f"{name} took {result['seconds']:.1f} s")
+    (run_dir / "run.json").write_text(json.dumps(record, indent=2, default=str))
+    return record
+
+
+def _versions() -> dict[str, str]:
+    versions = {"dtl": __version__, "python": platform.python_version()}
+    for module in ("tensorflow", "keras", "gensim", "numpy"):
+        if module in sys.modules:
+            versions[module] = getattr(sys.modules[module], "__version__", "?")
+    versions["omegaconf"] = (
+        OmegaConf.__module__ and importlib.import_module("omegaconf").__version__
+    )
+    return versions
