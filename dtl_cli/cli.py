@@ -60,12 +60,11 @@ def main(argv: list[str] | None = None) -> int:
 def _run_hydra(verb: str, overrides: list[str]) -> int:
     from dtl_cli.hydra_app import check_overrides, hydra_entry
 
-    if not ({"-m", "--multirun", "--help", "-h", "--info", "--hydra-help"} & set(overrides)):
-        problem = check_overrides(overrides)
-        if problem:
-            print(f"dtl: error: {problem}", file=sys.stderr)
-            return 2
-    sys.argv = [f"dtl {verb}", *overrides, f"hydra.job.name={verb}"]
+    problem = check_overrides(overrides)
+    if problem:
+        print(f"dtl: error: {problem}", file=sys.stderr)
+        return 2
+    sys.argv = [f"dtl {verb}", *_overrides_last(overrides, f"hydra.job.name={verb}")]
     FAILED_JOBS.clear()
     hydra_entry()
     if FAILED_JOBS:
@@ -75,6 +74,18 @@ def _run_hydra(verb: str, overrides: list[str]) -> int:
         )
         return 2
     return 0
+
+
+def _overrides_last(args: list[str], extra: str) -> list[str]:
+    """Hydra's flags first, then the overrides and `extra`: argparse takes the overrides as one
+    positional list, so an override appended after a flag's value would be rejected."""
+    from hydra._internal.utils import get_args_parser
+
+    overrides = get_args_parser().parse_args(args).overrides
+    flags = list(args)
+    for override in overrides:
+        flags.remove(override)
+    return [*flags, *overrides, extra]
 
 
 def console_main() -> None:

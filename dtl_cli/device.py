@@ -10,7 +10,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 
 from dtl_cli.errors import ConfigError, DeviceError
@@ -86,10 +86,9 @@ def init_tensorflow(plan: DevicePlan, seed: int, deterministic: bool) -> list[st
     devices = resolve_devices(plan, seen)
     if plan.memory_growth:
         for gpu in tf.config.list_physical_devices("GPU"):
-            try:
+            # RuntimeError: already initialised (a second sweep job in the same process).
+            with suppress(RuntimeError):
                 tf.config.experimental.set_memory_growth(gpu, True)
-            except RuntimeError:  # already initialised (a second job in the same process)
-                pass
     keras.utils.set_random_seed(seed)
     if deterministic:
         tf.config.experimental.enable_op_determinism()

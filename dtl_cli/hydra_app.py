@@ -22,14 +22,22 @@ register()
 CONFIG_MODULE = "dtl_cli.configs"
 
 
-def check_overrides(overrides: list[str]) -> str | None:
-    """Compose the config with `overrides` and resolve it; return a one-line problem, or None.
+def check_overrides(args: list[str]) -> str | None:
+    """Compose the config a single run would use and resolve it; return a one-line problem.
 
-    Used before a single run so a typo fails at once with the key named, before any work.
+    Lets a typo fail at once, with the key named, before any work. Sweeps (-m) are left to
+    Hydra, so one bad cell of a grid fails alone; --help, --info and --cfg need no check.
     """
     from hydra import compose, initialize_config_module
+    from hydra._internal.utils import get_args_parser
 
-    plain = [o for o in overrides if not o.startswith("hydra.") and not o.startswith("--")]
+    try:
+        parsed = get_args_parser().parse_args(args)
+    except SystemExit:
+        return "could not parse the command line; see `dtl run --help`"
+    if parsed.multirun or parsed.help or parsed.hydra_help or parsed.info or parsed.cfg:
+        return None
+    plain = [o for o in parsed.overrides if not o.startswith(("hydra.", "hydra/"))]
     try:
         with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):
             cfg = compose("config", overrides=plain)

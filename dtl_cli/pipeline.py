@@ -7,28 +7,25 @@ import importlib
 import json
 import platform
 import resource
-import sys
 import time
+from importlib import metadata
 from pathlib import Path
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from dtl_cli import __version__, ui
 from dtl_cli.store import Store
 
 STAGES = ("pretrain", "map", "finetune", "evaluate")
 
-# verb -> (stages it asks for, one line of help)
-VERBS: dict[str, tuple[tuple[str, ...], str]] = {
-    "pretrain": (
-        ("pretrain",),
-        "tokenize, train word vectors per language, train the source classifier",
-    ),
-    "map": (("map",), "learn f(x) = Wx + b from source to target space; report BLI"),
-    "finetune": (("finetune",), "carry the classifier into the target language; fine-tune on k"),
-    "transfer": (("map", "finetune"), "map then finetune"),
-    "evaluate": (("evaluate",), "target test metrics beside a target-only baseline"),
-    "run": (STAGES, "all four stages: pretrain, map, finetune, evaluate"),
+# verb -> the stages it asks for (their help lines live in cli.py)
+VERBS: dict[str, tuple[str, ...]] = {
+    "pretrain": ("pretrain",),
+    "map": ("map",),
+    "finetune": ("finetune",),
+    "transfer": ("map", "finetune"),
+    "evaluate": ("evaluate",),
+    "run": STAGES,
 }
 
 
@@ -39,7 +36,7 @@ def peak_memory_mb() -> float:
 
 def run_pipeline(verb: str, cfg: DictConfig, run_dir: Path, devices: list[str]) -> dict:
     """Run `verb`'s stages (and any missing upstream ones); write `run.json` in `run_dir`."""
-    wanted = VERBS[verb][0]
+    wanted = VERBS[verb]
     last = STAGES.index(wanted[-1])
     store = Store(cfg.paths.store)
     record: dict = {
@@ -72,10 +69,9 @@ def run_pipeline(verb: str, cfg: DictConfig, run_dir: Path, devices: list[str]) 
 
 def _versions() -> dict[str, str]:
     versions = {"dtl": __version__, "python": platform.python_version()}
-    for module in ("tensorflow", "keras", "gensim", "numpy"):
-        if module in sys.modules:
-            versions[module] = getattr(sys.modules[module], "__version__", "?")
-    versions["omegaconf"] = (
-        OmegaConf.__module__ and importlib.import_module("omegaconf").__version__
-    )
+    for package in ("tensorflow", "keras", "gensim", "hydra-core", "numpy"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:  # e.g. tensorflow-cpu instead of tensorflow
+            versions[package] = "not installed"
     return versions

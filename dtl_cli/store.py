@@ -54,9 +54,11 @@ class Store:
 
     @contextmanager
     def _lock(self, stage: str, key: str) -> Iterator[None]:
-        folder = self.root / stage
-        folder.mkdir(parents=True, exist_ok=True)
-        with open(folder / f".{key}.lock", "w") as handle:
+        # Locks live apart from the entries, so a stage folder holds only entries.
+        locks = self.root / ".locks"
+        locks.mkdir(parents=True, exist_ok=True)
+        (self.root / stage).mkdir(exist_ok=True)
+        with open(locks / f"{stage}-{key}.lock", "w") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 yield

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 from rich.progress import Progress as RichProgress
 
@@ -29,13 +30,13 @@ def stage(name: str, status: str) -> None:
 
 def info(message: str) -> None:
     log.info(message)
-    console.print(f"  {message}")
+    console.print(f"  {escape(message)}", soft_wrap=True)
 
 
 def error(message: str) -> None:
     """One line on stderr: what is wrong and what to do."""
     log.error(message)
-    error_console.print(f"[bold red]dtl: error:[/bold red] {message}", soft_wrap=True)
+    error_console.print(f"[bold red]dtl: error:[/bold red] {escape(message)}", soft_wrap=True)
 
 
 class Progress:
@@ -52,7 +53,10 @@ class Progress:
             self._bar.update(self._task, advance=1, note=note)
         else:
             self._done += 1
-            console.print(f"  {self.description} {self._done}/{self.total} {note}".rstrip())
+            # About ten lines per task in a log, always including the last step.
+            every = max(1, self.total // 10)
+            if self._done % every == 0 or self._done == self.total:
+                console.print(escape(f"  {self.description} {self._done}/{self.total} {note}".rstrip()))
         log.info("%s step %s", self.description, note)
 
 

@@ -8,8 +8,9 @@ The corpus is synthetic but built so that cross-lingual transfer genuinely works
 * sentences are random walks over that graph, started at a concept of the label's topic and
   interleaved with general concepts that each topic concept prefers.
 
-Both languages are sampled from the SAME graph with independent random streams, so word2vec
-spaces trained separately per language come out roughly isomorphic. English is realised as
+Both languages are sampled from the SAME graph (with mild per-language noise on its weights)
+using independent random streams, so word2vec spaces trained separately per language come out
+roughly isomorphic. English is realised as
 space-separated words with a capital and a final period; Chinese as words concatenated without
 spaces and a final "。", and the script checks that jieba segments it back into the intended
 words.
@@ -18,7 +19,8 @@ Usage::
 
     python scripts/make_tiny_corpus.py [--out data/tiny] [--seed 13] [--check]
 
-The output is byte-identical for a given seed (no hash- or set-order dependence). ``--check``
+The output is byte-identical for a given seed and numpy version (no hash- or set-order
+dependence). ``--check``
 additionally trains word2vec per language and reports bilingual lexicon induction P@1 and
 zero-shot accuracy through an orthogonal Procrustes map.
 """
@@ -58,7 +60,7 @@ TOPIC_LEXICON = {
         debt:债务 growth:增长 brand:品牌
     """,
     "science": """
-        computer:电脑|计算机 research:研究 scientist:科学家 experiment:实验 data:数据
+        computer:电脑|计算机 research:研究|科研 scientist:科学家 experiment:实验 data:数据
         physics:物理 chemistry:化学 biology:生物 energy:能源 theory:理论 technology:技术
         software:软件 network:网络 robot:机器人 space:太空 planet:行星 atom:原子 cell:细胞
         gene:基因 climate:气候 discovery:发现 telescope:望远镜 medicine:医学 virus:病毒

@@ -88,6 +88,14 @@ def fit_classifier(
     return {name: [float(v) for v in values] for name, values in history.history.items()}
 
 
-def predict_classes(model: keras.Model, ids: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    """Predicted class ids [n] for token ids [n, max_len]."""
-    return np.argmax(model.predict(ids, batch_size=batch_size, verbose=0), axis=-1)
+def predict_classes(model: keras.Model, ids: np.ndarray, batch_size: int = 512) -> np.ndarray:
+    """Predicted class ids [n] for token ids [n, max_len].
+
+    Calls the model on plain batches: for a few thousand rows this is quicker than
+    `model.predict`, which builds a tf.data pipeline each time.
+    """
+    batches = [
+        np.asarray(model(ids[start : start + batch_size], training=False))
+        for start in range(0, len(ids), batch_size)
+    ]
+    return np.concatenate(batches).argmax(axis=-1) if batches else np.zeros(0, dtype=np.int64)

@@ -1,0 +1,157 @@
+"""End to end: the installed `dtl` command in a subprocess on the shipped tiny corpus."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import TINY, run_dtl
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory):
+    """One store for the module: pretrain -> transfer -> evaluate -> run, recorded."""
+    root = tmp_path_factory.mktemp("e2e")
+    store = root / "store"
+    steps = {}
+    for verb in ("pretrain", "transfer", "evaluate", "run"):
+        result = run_dtl([verb], root, store)
+        assert result.returncode == 0, f"dtl {verb} failed:\n{result.stdout}\n{result.stderr}"
+        steps[verb] = result
+    return root, store, steps
+
+
+def _metrics(root: Path, verb: str) -> dict:
+    runs = sorted((root / "outputs" / verb).glob("*/*/metrics.json"))
+    assert runs, f"no metrics.json for {verb}"
+    return json.loads(runs[-1].read_text())
+
+
+def test_run_transfers_zero_shot_well_above_chance(shared):
+    root, _, _ = shared
+    m = _metrics(root, "evaluate")
+    assert m["k"] == 0 and m["baseline"]["kind"] == "majority"
+    assert m["transfer"]["accuracy"] > m["chance"] + 0.3  # 4 labels: chance is 0.25
+    assert m["transfer"]["macro_f1"] > 0.5
+    assert m["gain"]["accuracy"] > 0.2
+    assert m["bli"]["nn"]["p@1"] > 0.3 and m["bli"]["csls"]["p@1"] > 0.3
+    assert m["bli"]["coverage"] > 0.9
+    labels = m["transfer"]["labels"]
+    assert sorted(labels) == ["arts", "business", "science", "sports"]
+    assert set(m["transfer"]["per_class"]) == set(labels)
+    matrix = m["transfer"]["confusion_matrix"]
+    assert sum(map(sum, matrix)) == m["n_test"]
+
+
+def test_verbs_reuse_each_others_store_entries(shared):
+    root, store, steps = shared
+    assert "== pretrain: running" in steps["pretrain"].stdout
+    assert "== pretrain: cached" in steps["transfer"].stdout
+    assert "== map: running" in steps["transfer"].stdout
+    for stage in ("pretrain", "map", "finetune"):
+        assert f"== {stage}: cached" in steps["evaluate"].stdout
+        assert f"== {stage}: cached" in steps["run"].stdout
+    assert _metrics(root, "run")["transfer"] == _metrics(root, "evaluate")["transfer"]
+    assert not list(store.glob("*/.tmp-*"))
+
+
+def test_run_folder_records_config_timings_and_versions(shared):
+    root, store, _ = shared
+    run_dir = sorted((root / "outputs" / "run").glob("*/*"))[-1]
+    record = json.loads((run_dir / "run.json").read_text())
+    assert list(record["stages"]) == ["pretrain", "map", "finetune", "evaluate"]
+    assert all(s["seconds"] >= 0 and s["peak_memory_mb"] > 0 for s in record["stages"].values())
+    assert record["versions"]["dtl"] and record["devices"] == ["/CPU:0"]
+    assert (store / "pretrain" / record["stages"]["pretrain"]["key"]).is_dir()
+    assert (run_dir / ".hydra" / "config.yaml").is_file()
+    assert (run_dir / "run.log").stat().st_size > 0
+
+
+def test_missing_upstream_runs_first_and_k_shot_trains_a_real_baseline(shared):
+    root, store, _ = shared
+    result = run_dtl(["evaluate", "evaluation.k=40"], root, store)
+    assert result.returncode == 0, result.stderr
+    assert "== finetune: not in the store yet, running it first" in result.stdout
+    m = _metrics(root, "evaluate")
+    assert m["k"] == 40 and m["baseline"]["kind"] == "target_only"
+    assert m["baseline"]["accuracy"] > m["chance"]
+    assert m["transfer"]["accuracy"] > m["chance"] + 0.3
+
+
+def test_sweep_over_two_mappings_pretrains_once(shared):
+    root, store, _ = shared
+    result = run_dtl(["transfer", "-m", "mapping=linear,none"], root, store)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("== pretrain: cached") == 2
+    jobs = sorted((root / "outputs" / "multirun" / "transfer").glob("*/*/[0-9]"))
+    assert len(jobs) == 2
+    assert all((job / "status.txt").read_text() == "done\n" for job in jobs)
+    assert len(list((store / "pretrain").glob("[0-9a-f]*"))) == 1
+    # linear + none + the procrustes entry from the fixture
+    assert len(list((store / "map").glob("[0-9a-f]*"))) == 3
+
+
+def test_same_seed_same_numbers_in_a_fresh_store(shared, tmp_path):
+    root, _, _ = shared
+    result = run_dtl(["run"], tmp_path, tmp_path / "store")
+    assert result.returncode == 0, result.stderr
+    fresh = _metrics(tmp_path, "run")
+    again = _metrics(root, "run")
+    assert fresh["transfer"] == again["transfer"] and fresh["bli"] == again["bli"]
+
+
+def _one_error_line(result) -> str:
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("dtl: error: ") and "Traceback" not in result.stderr
+    return lines[0]
+
+
+def test_missing_file_names_file_and_key(shared, tmp_path):
+    _, store, _ = shared
+    line = _one_error_line(
+        run_dtl(["pretrain", "dataset.source.train.path=nope.csv"], tmp_path, store)
+    )
+    assert "nope.csv" in line and "dataset.source.train" in line
+    assert not list(store.glob("*/.tmp-*"))
+
+
+def test_target_label_the_source_never_had(shared, tmp_path):
+    _, store, _ = shared
+    bad = tmp_path / "zh_train.csv"
+    shutil.copy(TINY / "zh_train.csv", bad)
+    with open(bad, "a", encoding="utf-8") as handle:
+        handle.write("今天天气很好。,weather\n")
+    line = _one_error_line(run_dtl(["run", f"dataset.target.train.path={bad}"], tmp_path, store))
+    assert "zh_train.csv" in line and "'weather'" in line and "dataset.target.train" in line
+    assert len(list((store / "pretrain").glob("[0-9a-f]*"))) == 1  # nothing new was stored
+
+
+def test_dictionary_missing_the_vocabulary(shared, tmp_path):
+    _, store, _ = shared
+    bad = tmp_path / "dict.txt"
+    bad.write_text("zebra 斑马\nquokka 短尾矮袋鼠\n", encoding="utf-8")
+    maps_before = set((store / "map").iterdir())
+    line = _one_error_line(run_dtl(["map", f"dataset.dictionary.seed={bad}"], tmp_path, store))
+    assert "dict.txt" in line and "none of its 2 pairs" in line
+    assert set((store / "map").iterdir()) == maps_before
+
+
+def test_empty_corpus(shared, tmp_path):
+    _, store, _ = shared
+    empty = tmp_path / "empty.csv"
+    empty.write_text("text,label\n", encoding="utf-8")
+    line = _one_error_line(run_dtl(["run", f"dataset.target.test.path={empty}"], tmp_path, store))
+    assert "empty.csv" in line
+
+
+def test_gpu_that_is_not_there(shared, tmp_path):
+    _, store, _ = shared
+    line = _one_error_line(run_dtl(["run", "device=gpu", "device.gpus=[0,1]"], tmp_path, store))
+    assert "device.gpus=[0,1]" in line and "device.fallback=cpu" in line

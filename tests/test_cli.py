@@ -1,0 +1,82 @@
+"""The dtl command line: help without TensorFlow, verbs, one-line config errors."""
+
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO, dtl_executable
+
+
+def _python(code: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60
+    )
+
+
+def test_help_lists_every_verb_without_importing_tensorflow_or_hydra():
+    result = _python(
+        "import sys\n"
+        "from dtl_cli.cli import main\n"
+        "code = main(['--help'])\n"
+        "assert code == 0\n"
+        "heavy = [m for m in ('tensorflow', 'keras', 'hydra', 'gensim') if m in sys.modules]\n"
+        "print('HEAVY', heavy)\n"
+    )
+    assert result.returncode == 0, result.stderr
+    assert "HEAVY []" in result.stdout
+    for verb in ("pretrain", "map", "finetune", "transfer", "evaluate", "run"):
+        assert f"  {verb} " in result.stdout
+
+
+def test_bare_dtl_prints_usage_and_succeeds():
+    result = subprocess.run(dtl_executable(), capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and "usage: dtl VERB" in result.stdout
+
+
+def test_unknown_verb_is_one_line_and_exit_2():
+    result = subprocess.run(
+        dtl_executable() + ["trian"], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "dtl: error: unknown verb 'trian'; choose one of pretrain, map, finetune, transfer, "
+        "evaluate, run (dtl --help)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("mapping.methd=x", "Key 'methd' not in 'MappingConfig'"),
+        ("mapping=procrus", "choose one of: linear, none, procrustes"),
+        ("model.epochs=abc", "model.epochs=abc"),
+        ("dataset=csv", "config key dataset.dictionary.seed has no value"),
+        ("seedd=1", "Key 'seedd' not in 'DtlConfig'"),
+    ],
+)
+def test_config_mistakes_fail_fast_on_one_line_naming_the_key(tmp_path, override, expected):
+    result = subprocess.run(
+        dtl_executable() + ["run", override],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("dtl: error: ")
+    assert expected in lines[0]
+    assert not (tmp_path / "outputs").exists() and not (tmp_path / ".dtl").exists()
+
+
+def test_cfg_job_prints_the_composed_config(tmp_path):
+    result = subprocess.run(
+        dtl_executable() + ["transfer", "mapping=linear", "--cfg", "job"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "method: linear" in result.stdout and "tokenizer: jieba" in result.stdout

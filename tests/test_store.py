@@ -1,0 +1,107 @@
+import json
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from dtl_cli.store import Store, config_key
+
+
+def test_key_is_stable_and_sensitive_to_every_part():
+    base = config_key("map", {"a": 1, "b": [1, 2]})
+    assert base == config_key("map", {"b": [1, 2], "a": 1})  # key order does not matter
+    assert len(base) == 16
+    assert base != config_key("map", {"a": 2, "b": [1, 2]})
+    assert base != config_key("map", {"a": 1, "b": [2, 1]})
+    assert base != config_key("pretrain", {"a": 1, "b": [1, 2]})
+
+
+def test_builds_once_then_reuses(tmp_path):
+    store = Store(tmp_path)
+    calls = []
+
+    def build(folder: Path):
+        calls.append(folder)
+        (folder / "out.txt").write_text("x")
+        return {"rows": 3}
+
+    path, cached = store.get_or_build("pretrain", "abc", build)
+    assert not cached and (path / "out.txt").read_text() == "x"
+    path2, cached2 = store.get_or_build("pretrain", "abc", build)
+    assert cached2 and path2 == path and len(calls) == 1
+    assert store.entry_info("pretrain", "abc")["summary"] == {"rows": 3}
+
+
+def test_failed_build_leaves_nothing(tmp_path):
+    store = Store(tmp_path)
+
+    def build(folder: Path):
+        (folder / "half.txt").write_text("partial")
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        store.get_or_build("map", "k1", build)
+    assert not store.has("map", "k1")
+    assert list((tmp_path / "map").iterdir()) == []
+
+
+def test_leftover_of_a_killed_writer_is_not_trusted_and_is_cleaned(tmp_path):
+    store = Store(tmp_path)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    leftover = tmp_path / "map" / f".tmp-k1-{dead.pid}"
+    leftover.mkdir(parents=True)
+    (leftover / "entry.json").write_text("{}")  # even a complete-looking one
+    assert not store.has("map", "k1")
+    store.get_or_build("map", "k1", lambda folder: None)
+    assert store.has("map", "k1") and not leftover.exists()
+
+
+_WRITER = """
+import sys, time
+from dtl_cli.store import Store
+def build(folder):
+    (folder / "started").write_text("1")
+    time.sleep(60)
+Store(sys.argv[1]).get_or_build("pretrain", "slow", build)
+"""
+
+
+def test_sigkill_midway_then_next_run_builds_cleanly(tmp_path):
+    proc = subprocess.Popen([sys.executable, "-c", _WRITER, str(tmp_path)])
+    deadline = time.time() + 30
+    while not list((tmp_path / "pretrain").glob(".tmp-slow-*/started")):
+        assert time.time() < deadline, "writer never started"
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    store = Store(tmp_path)
+    assert not store.has("pretrain", "slow")
+    path, cached = store.get_or_build("pretrain", "slow", lambda f: {"ok": True})
+    assert not cached and store.entry_info("pretrain", "slow")["summary"] == {"ok": True}
+    assert not list((tmp_path / "pretrain").glob(".tmp-*"))
+
+
+def _concurrent_build(root: str, counter: str) -> bool:
+    def build(folder):
+        with open(counter, "a") as handle:
+            handle.write("built\n")
+        time.sleep(0.5)
+        (folder / "value.json").write_text(json.dumps(42))
+
+    _, cached = Store(root).get_or_build("pretrain", "shared", build)
+    return cached
+
+
+def test_two_processes_needing_the_same_entry_compute_it_once(tmp_path):
+    counter = tmp_path / "count.txt"
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(2) as pool:
+        cached = pool.starmap(_concurrent_build, [(str(tmp_path), str(counter))] * 2)
+    assert counter.read_text().count("built") == 1
+    assert sorted(cached) == [False, True]
