@@ -56,7 +56,9 @@ class Progress:
             # About ten lines per task in a log, always including the last step.
             every = max(1, self.total // 10)
             if self._done % every == 0 or self._done == self.total:
-                console.print(escape(f"  {self.description} {self._done}/{self.total} {note}".rstrip()))
+                console.print(
+                    escape(f"  {self.description} {self._done}/{self.total} {note}".rstrip())
+                )
         log.info("%s step %s", self.description, note)
 
 

@@ -3,10 +3,10 @@
 from pathlib import Path
 
 import pytest
+from conftest import REPO
 from hydra import compose, initialize_config_module
 from omegaconf import OmegaConf
 
-from conftest import REPO
 from dtl_cli.schema import register
 
 register()

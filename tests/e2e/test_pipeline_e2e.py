@@ -7,7 +7,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from conftest import TINY, run_dtl
 
 pytestmark = pytest.mark.e2e

@@ -34,8 +34,15 @@ def test_dan_learns_and_transplant_carries_it_through_an_exact_inverse_map():
     matrix, ids, labels = _toy_task(rng)
     source = _dan(matrix)
     fit_classifier(
-        source, ids, labels, epochs=15, batch_size=32, learning_rate=0.01,
-        validation_split=0.0, patience=2, seed=0,
+        source,
+        ids,
+        labels,
+        epochs=15,
+        batch_size=32,
+        learning_rate=0.01,
+        validation_split=0.0,
+        patience=2,
+        seed=0,
     )
     source_pred = predict_classes(source, ids)
     assert (source_pred == labels).mean() > 0.9
