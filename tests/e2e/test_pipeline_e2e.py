@@ -154,3 +154,35 @@ def test_gpu_that_is_not_there(shared, tmp_path):
     _, store, _ = shared
     line = _one_error_line(run_dtl(["run", "device=gpu", "device.gpus=[0,1]"], tmp_path, store))
     assert "device.gpus=[0,1]" in line and "device.fallback=cpu" in line
+
+
+def test_own_csv_files_with_pretrained_vectors(shared, tmp_path):
+    """dataset=csv + embedding=pretrained: .vec files exported from the shared run's store."""
+    from dtl_cli.embed.io import load_saved_vectors, write_vec
+
+    _, store, _ = shared
+    entry = next((store / "pretrain").glob("[0-9a-f]*"))
+    for side in ("source", "target"):
+        words, vectors = load_saved_vectors(entry / side)
+        write_vec(tmp_path / f"{side}.vec", words, vectors)
+    result = run_dtl(
+        [
+            "run",
+            "dataset=csv",
+            f"dataset.source.train.path={TINY / 'en_train.csv'}",
+            f"dataset.target.train.path={TINY / 'zh_train.csv'}",
+            f"dataset.target.test.path={TINY / 'zh_test.csv'}",
+            f"dataset.dictionary.seed={TINY / 'dict_seed.txt'}",
+            f"dataset.dictionary.test={TINY / 'dict_test.txt'}",
+            "embedding=pretrained",
+            f"embedding.source_vectors={tmp_path / 'source.vec'}",
+            f"embedding.target_vectors={tmp_path / 'target.vec'}",
+        ],
+        tmp_path,
+        tmp_path / "store",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "source: loading vectors from" in result.stdout
+    m = _metrics(tmp_path, "run")
+    assert m["transfer"]["accuracy"] > m["chance"] + 0.3
+    assert m["bli"]["nn"]["p@1"] > 0.3
