@@ -74,8 +74,22 @@ class EmbeddingConfig:
 
 @dataclass
 class MappingConfig:
-    method: str = MISSING  # linear | procrustes | none
-    ridge: float = 0.0
+    method: str = MISSING  # linear | procrustes | self_learning | none
+    ridge: float = 0.0  # linear only: L2 penalty on W
+    # Steps applied in order to both spaces before fitting (unit | center | none).
+    normalize: list[str] = field(default_factory=list)
+    direction: str = "source_to_target"  # source_to_target | target_to_source
+    seed: str = "dictionary"  # dictionary | identical | numerals
+    seed_pairs: int | None = None  # use only the first N usable seed-dictionary pairs
+    # Self-learning (Artetxe et al. 2018): CSLS induction among the `cutoff` most frequent
+    # words, stochastic induction from keep_prob doubling after `patience` flat iterations.
+    cutoff: int = 20000
+    csls_k: int = 10
+    keep_prob: float = 0.1
+    patience: int = 5
+    min_improvement: float = 1e-6
+    max_iterations: int = 100
+    batch_size: int = 2048
 
 
 @dataclass

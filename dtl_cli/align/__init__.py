@@ -1,6 +1,7 @@
 """Cross-lingual embedding alignment: normalisation, affine maps, retrieval and BLI."""
 
 from dtl_cli.align.bli import evaluate_bli, filter_pairs, induce_dictionary, read_dictionary
+from dtl_cli.align.learn import LearnedMap, learn_map
 from dtl_cli.align.mappings import (
     apply_map,
     fit_linear,
@@ -10,17 +11,23 @@ from dtl_cli.align.mappings import (
 )
 from dtl_cli.align.normalize import normalize
 from dtl_cli.align.retrieval import knn_mean_similarity, topk, unit_rows
+from dtl_cli.align.self_learning import csls_induce, fit_self_learning, identical_pairs
 
 __all__ = [
+    "LearnedMap",
     "apply_map",
+    "csls_induce",
     "evaluate_bli",
     "filter_pairs",
     "fit_linear",
     "fit_procrustes",
+    "fit_self_learning",
+    "identical_pairs",
     "identity_map",
     "induce_dictionary",
     "invert_map",
     "knn_mean_similarity",
+    "learn_map",
     "normalize",
     "read_dictionary",
     "topk",

@@ -1,7 +1,10 @@
-"""Stage 2, map: learn f(x) = W x + b from the source space into the target space on the seed
-dictionary, and score it by bilingual lexicon induction on the held-out test dictionary.
+"""Stage 2, map: learn f(x) = W x + b from the source space into the target space from a seed
+(dictionary pairs or identical strings), and score it by bilingual lexicon induction on the
+held-out test dictionary, source -> target and target -> source.
 
-Entry: `map.npz` (W [d_t, d_s], b [d_t]), `bli.json`, `induced_dictionary.tsv`.
+Entry: `map.npz` (W [d_t, d_s], b [d_t]: always source -> target, whatever
+`mapping.direction`), `bli.json`, `induced_dictionary.tsv`, and for self-learning
+`self_learning.json` (one record per iteration).
 """
 
 from __future__ import annotations
@@ -14,14 +17,17 @@ from omegaconf import DictConfig
 
 from dtl_cli import ui
 from dtl_cli.align.bli import evaluate_bli, filter_pairs, induce_dictionary, read_dictionary
-from dtl_cli.align.mappings import apply_map, fit_linear, fit_procrustes, identity_map
+from dtl_cli.align.learn import DIRECTIONS, METHODS, learn_map
+from dtl_cli.align.mappings import apply_map
+from dtl_cli.align.normalize import STEPS
+from dtl_cli.align.self_learning import identical_pairs
 from dtl_cli.errors import ConfigError, DataError
 from dtl_cli.stages.common import load_pretrained
 from dtl_cli.stages.keys import map_key, pretrain_key
 from dtl_cli.store import Store
 
 STAGE = "map"
-METHODS = ("linear", "procrustes", "none")
+SEEDS = ("dictionary", "identical", "numerals")
 INDUCED_WORDS = 1000  # how many source words get their induced translation written out
 
 
@@ -29,9 +35,29 @@ def is_cached(cfg: DictConfig, store: Store) -> bool:
     return store.has(STAGE, map_key(cfg))
 
 
+def check_config(m: DictConfig) -> None:
+    """Fail before any work on a mapping option that is not one of the known values."""
+    if m.method not in METHODS:
+        raise ConfigError(f"mapping.method={m.method!r} is not one of {METHODS}")
+    if m.get("direction", DIRECTIONS[0]) not in DIRECTIONS:
+        raise ConfigError(f"mapping.direction={m.direction!r} is not one of {DIRECTIONS}")
+    if m.get("seed", SEEDS[0]) not in SEEDS:
+        raise ConfigError(f"mapping.seed={m.seed!r} is not one of {SEEDS}")
+    for step in m.get("normalize") or []:
+        if step not in STEPS:
+            raise ConfigError(f"mapping.normalize has {step!r}; use steps from {STEPS}")
+    seed_pairs = m.get("seed_pairs")
+    if seed_pairs is not None and seed_pairs < 1:
+        raise ConfigError(f"mapping.seed_pairs={seed_pairs} must be >= 1 (or null for all)")
+    for key in ("cutoff", "csls_k", "patience", "max_iterations", "batch_size"):
+        if key in m and m[key] < 1:
+            raise ConfigError(f"mapping.{key}={m[key]} must be >= 1")
+    if "keep_prob" in m and not 0 < m.keep_prob <= 1:
+        raise ConfigError(f"mapping.keep_prob={m.keep_prob} must be in (0, 1]")
+
+
 def run(cfg: DictConfig, store: Store, run_dir: Path) -> dict:
-    if cfg.mapping.method not in METHODS:
-        raise ConfigError(f"mapping.method={cfg.mapping.method!r} is not one of {METHODS}")
+    check_config(cfg.mapping)
     key = map_key(cfg)
     upstream = store.path("pretrain", pretrain_key(cfg))
     entry, cached = store.get_or_build(STAGE, key, lambda tmp: _build(cfg, upstream, tmp))
@@ -40,21 +66,30 @@ def run(cfg: DictConfig, store: Store, run_dir: Path) -> dict:
     return {"key": key, "entry": str(entry), "cached": cached, "bli": bli}
 
 
-def fit_map(method: str, X: np.ndarray, Y: np.ndarray, ridge: float = 0.0):
-    """(W, b) for `method` from paired rows X [n, d_s] -> Y [n, d_t]."""
-    if method == "linear":
-        return fit_linear(X, Y, ridge=ridge)
-    if method == "procrustes":
-        return fit_procrustes(X, Y)
-    return identity_map(X.shape[1])
-
-
-def _build(cfg: DictConfig, upstream: Path, tmp: Path) -> dict:
-    pre = load_pretrained(upstream)
+def seed_index_pairs(cfg: DictConfig, src_words, tgt_words) -> tuple[np.ndarray, int]:
+    """Seed pairs as (source row, target row) int [n, 2], and how many dictionary pairs
+    were dropped because a word is missing from a vocabulary (0 for identical seeds)."""
+    m = cfg.mapping
+    seed = m.get("seed", "dictionary")
+    if seed in ("identical", "numerals"):
+        pairs = identical_pairs(src_words, tgt_words, numerals_only=seed == "numerals")
+        if m.get("seed_pairs") is not None:
+            pairs = pairs[: m.seed_pairs]
+        if not len(pairs):
+            raise DataError(
+                f"mapping.seed={seed}: no {'numeral' if seed == 'numerals' else 'word'} is "
+                "spelled the same in both vocabularies; use mapping.seed=dictionary"
+            )
+        ui.info(f"seed: {len(pairs)} {seed} strings in both vocabularies")
+        return pairs, 0
     seed_path = cfg.dataset.dictionary.seed
     pairs = read_dictionary(seed_path)
-    src_index = {w: i for i, w in enumerate(pre.source_words)}
-    tgt_index = {w: i for i, w in enumerate(pre.target_words)}
+    src_index: dict[str, int] = {}
+    for i, w in enumerate(src_words):
+        src_index.setdefault(w, i)
+    tgt_index: dict[str, int] = {}
+    for i, w in enumerate(tgt_words):
+        tgt_index.setdefault(w, i)
     kept, dropped = filter_pairs(pairs, src_index, tgt_index)
     if not kept:
         raise DataError(
@@ -62,25 +97,78 @@ def _build(cfg: DictConfig, upstream: Path, tmp: Path) -> dict:
             f"({len(src_index)} source, {len(tgt_index)} target words); check the language "
             "order (source first) and lower-casing [dataset.dictionary.seed]"
         )
+    if m.get("seed_pairs") is not None:
+        kept = kept[: m.seed_pairs]
     ui.info(f"seed dictionary: {len(kept)} pairs used, {dropped} dropped (a word not in vocab)")
-    src_rows, tgt_rows = (np.array(col) for col in zip(*kept, strict=True))
-    X, Y = pre.source_vectors[src_rows], pre.target_vectors[tgt_rows]
-    W, b = fit_map(cfg.mapping.method, X, Y, ridge=cfg.mapping.ridge)
+    return np.array(kept, dtype=np.int64).reshape(-1, 2), dropped
+
+
+def _self_learning_args(m: DictConfig, seed: int) -> dict:
+    keys = ("cutoff", "csls_k", "keep_prob", "patience", "min_improvement", "max_iterations")
+    args = {k: m[k] for k in (*keys, "batch_size") if k in m}
+    args["seed"] = seed
+    return args
+
+
+def _build(cfg: DictConfig, upstream: Path, tmp: Path) -> dict:
+    pre = load_pretrained(upstream)
+    m = cfg.mapping
+    seed_pairs, dropped = seed_index_pairs(cfg, pre.source_words, pre.target_words)
+
+    def log(entry: dict) -> None:
+        # Progress for long runs only: iterations of the tiny corpus take milliseconds.
+        if entry["seconds"] >= 1.0:
+            ui.info(
+                f"self-learning {entry['iteration']}: objective {entry['objective']:.4f}, "
+                f"{entry['pairs']} pairs, p={entry['keep_prob']:.2f}, {entry['seconds']:.1f} s"
+            )
+
+    learned = learn_map(
+        m.method,
+        pre.source_vectors,
+        pre.target_vectors,
+        seed_pairs,
+        direction=m.get("direction", "source_to_target"),
+        steps=list(m.get("normalize") or []),
+        ridge=m.get("ridge", 0.0),
+        self_learning=_self_learning_args(m, cfg.seed),
+        log=log,
+    )
+    W, b = learned.W, learned.b
     np.savez(tmp / "map.npz", W=W.astype(np.float32), b=b.astype(np.float32))
+    if m.method == "self_learning":
+        (tmp / "self_learning.json").write_text(json.dumps(learned.history, indent=2))
+        last = learned.history[-1]
+        ui.info(
+            f"self-learning: {len(learned.history)} iterations, objective "
+            f"{learned.history[0]['objective']:.4f} -> {last['objective']:.4f}, "
+            f"{last['pairs']} induced pairs"
+        )
 
     mapped = apply_map(pre.source_vectors, W, b)
     test_path = cfg.dataset.dictionary.test
+    test_pairs = read_dictionary(test_path)
+    bli_args = {
+        "ks": tuple(cfg.evaluation.bli.precision_at),
+        "csls_k": cfg.evaluation.bli.csls_k,
+        "dict_name": f"{test_path} [dataset.dictionary.test]",
+    }
     bli = evaluate_bli(
-        pre.source_words,
-        mapped,
-        pre.target_words,
-        pre.target_vectors,
-        read_dictionary(test_path),
-        ks=tuple(cfg.evaluation.bli.precision_at),
-        csls_k=cfg.evaluation.bli.csls_k,
-        dict_name=f"{test_path} [dataset.dictionary.test]",
+        pre.source_words, mapped, pre.target_words, pre.target_vectors, test_pairs, **bli_args
     )
-    bli["seed_pairs_used"], bli["seed_pairs_dropped"] = len(kept), dropped
+    bli["seed_pairs_used"], bli["seed_pairs_dropped"] = len(seed_pairs), dropped
+    mapped_back = apply_map(pre.target_vectors, learned.W_reverse, learned.b_reverse)
+    try:
+        bli["reverse"] = evaluate_bli(
+            pre.target_words,
+            mapped_back,
+            pre.source_words,
+            pre.source_vectors,
+            [(t, s) for s, t in test_pairs],
+            **bli_args,
+        )
+    except DataError:  # no target word of the test dictionary is in the target vocabulary
+        bli["reverse"] = None
     (tmp / "bli.json").write_text(json.dumps(bli, indent=2))
     induced = induce_dictionary(
         pre.source_words, mapped, pre.target_words, pre.target_vectors, n_words=INDUCED_WORDS
@@ -101,3 +189,11 @@ def _show(bli: dict) -> None:
         f"BLI on {bli['n_queries']} test words (coverage {bli['coverage']:.2f}): "
         + "; ".join(parts)
     )
+    reverse = bli.get("reverse")
+    if reverse:
+        parts = [
+            f"{method} p@1={reverse[method]['p@1']:.3f}"
+            for method in ("nn", "csls")
+            if method in reverse
+        ]
+        ui.info(f"BLI target -> source on {reverse['n_queries']} words: " + "; ".join(parts))

@@ -1,0 +1,119 @@
+"""One entry point that learns a source -> target map with any method, direction and
+normalisation, and hands back the affine map on the vectors it was given.
+
+The stored contract is f(x) = W x + b from the caller's source vectors to the caller's
+target vectors (W [d_t, d_s], b [d_t]), plus the reverse map target -> source.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dtl_cli.align.mappings import fit_linear, fit_procrustes, identity_map, invert_map
+from dtl_cli.align.normalize import normalize
+from dtl_cli.align.self_learning import fit_self_learning
+
+METHODS = ("linear", "procrustes", "self_learning", "none")
+DIRECTIONS = ("source_to_target", "target_to_source")
+# Rows used to express normalisation steps as an affine map (see learn_map).
+_AFFINE_ROWS = 20000
+
+
+@dataclass
+class LearnedMap:
+    """W [d_t, d_s], b [d_t]: source -> target; W_reverse [d_s, d_t], b_reverse [d_s]:
+    target -> source; history: self-learning iterations (empty for other methods)."""
+
+    W: np.ndarray
+    b: np.ndarray
+    W_reverse: np.ndarray
+    b_reverse: np.ndarray
+    history: list[dict] = field(default_factory=list)
+
+
+def compose(outer: tuple, inner: tuple) -> tuple[np.ndarray, np.ndarray]:
+    """(W, b) of x -> outer(inner(x)) for affine maps given as (W, b)."""
+    W_o, b_o = (np.asarray(a, dtype=np.float64) for a in outer)
+    W_i, b_i = (np.asarray(a, dtype=np.float64) for a in inner)
+    return (W_o @ W_i).astype(np.float32), (W_o @ b_i + b_o).astype(np.float32)
+
+
+def fit_pairs(method: str, X: np.ndarray, Y: np.ndarray, pairs: np.ndarray, ridge: float = 0.0):
+    """(W, b) for ``method`` in linear/procrustes/none over index pairs [n, 2] of X -> Y."""
+    if method == "none":
+        if X.shape[1] != Y.shape[1]:
+            raise ValueError(
+                f"mapping 'none' needs equal dimensions, got {X.shape[1]}, {Y.shape[1]}"
+            )
+        return identity_map(X.shape[1])
+    A, B = X[pairs[:, 0]], Y[pairs[:, 1]]
+    if method == "linear":
+        return fit_linear(A, B, ridge=ridge)
+    if method == "procrustes":
+        return fit_procrustes(A, B)
+    raise ValueError(f"unknown mapping method {method!r}; expected one of {METHODS}")
+
+
+def learn_map(
+    method: str,
+    X: np.ndarray,
+    Y: np.ndarray,
+    pairs: np.ndarray,
+    *,
+    direction: str = "source_to_target",
+    steps: Sequence[str] = (),
+    ridge: float = 0.0,
+    self_learning: dict | None = None,
+    log: Callable[[dict], None] | None = None,
+) -> LearnedMap:
+    """Learn the map between source X [V_s, d_s] and target Y [V_t, d_t].
+
+    ``pairs`` int [n, 2] are (source row, target row) seed pairs. ``steps`` (normalisation,
+    see ``normalize``) are applied in order to both spaces before fitting. ``direction``
+    "target_to_source" fits g: target -> source and returns its inverse as the forward
+    map. ``self_learning`` holds keyword arguments for ``fit_self_learning``.
+
+    With ``steps``, the map learned between the normalised spaces is re-expressed on the
+    given vectors by composing it with affine fits of each side's normalisation (fitted on
+    the first 20000 rows). That is exact when the steps are affine on these vectors
+    ("center", or "unit" on rows already of unit length) and the least-squares
+    approximation otherwise.
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown mapping method {method!r}; expected one of {METHODS}")
+    if direction not in DIRECTIONS:
+        raise ValueError(f"unknown direction {direction!r}; expected one of {DIRECTIONS}")
+    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    steps = list(steps)
+    Xn = normalize(X, steps) if steps else np.asarray(X, dtype=np.float32)
+    Yn = normalize(Y, steps) if steps else np.asarray(Y, dtype=np.float32)
+    if direction == "target_to_source":
+        A, B, fit_on = Yn, Xn, pairs[:, ::-1]
+    else:
+        A, B, fit_on = Xn, Yn, pairs
+    history: list[dict] = []
+    if method == "self_learning":
+        W, b, history = fit_self_learning(A, B, fit_on, log=log, **(self_learning or {}))
+    else:
+        W, b = fit_pairs(method, A, B, fit_on, ridge=ridge)
+    if direction == "target_to_source":
+        reverse = (W, b)
+        forward = invert_map(W, b)
+    else:
+        forward = (W, b)
+        reverse = invert_map(W, b)
+    if steps:
+        norm_src = _affine_fit(X, Xn)
+        norm_tgt = _affine_fit(Y, Yn)
+        forward = compose(invert_map(*norm_tgt), compose(forward, norm_src))
+        reverse = compose(invert_map(*norm_src), compose(reverse, norm_tgt))
+    return LearnedMap(*forward, *reverse, history=history)
+
+
+def _affine_fit(raw: np.ndarray, normalised: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Best affine (W, b) with normalised ≈ W raw + b on the first rows."""
+    n = min(len(raw), _AFFINE_ROWS)
+    return fit_linear(raw[:n], normalised[:n])
