@@ -19,18 +19,24 @@ VERBS = {
     "evaluate": "target test metrics beside a target-only baseline -> metrics.json",
     "run": "all four stages: pretrain, map, finetune, evaluate",
 }
+# Verbs that read run folders instead of running stages: no Hydra, no TensorFlow.
+TOOLS = {
+    "report": "summarise run/sweep folders: table, report.csv/.md, plots (dtl report --help)",
+}
 
 USAGE = f"""\
 usage: dtl VERB [OVERRIDE ...] [-m] [--cfg job] [--help] [--info]
+       dtl report PATH ... [--metric M] [--group KEY,...] [--out DIR] [--timings]
 
 dtl {__version__}: deep-transfer-learning experiments across languages, from Hydra configs.
 
 verbs:
-{chr(10).join(f"  {verb:<10}{text}" for verb, text in VERBS.items())}
+{chr(10).join(f"  {verb:<10}{text}" for verb, text in {**VERBS, **TOOLS}.items())}
 
 Each verb runs the stages it needs; stages already in the store are reused.
 Overrides are Hydra's: `dtl run mapping=linear evaluation.k=50 device=cpu`.
-Sweeps: `dtl transfer -m mapping=linear,procrustes evaluation.k=0,100`.
+Sweeps: `dtl transfer -m mapping=linear,procrustes evaluation.k=0,100`, then
+`dtl report outputs/multirun/transfer/<date>/<time>` for the table and plots.
 `dtl VERB --help` lists the config groups and keys; `dtl VERB --cfg job` prints the config.
 Errors print one line; set HYDRA_FULL_ERROR=1 for a traceback.
 """
@@ -48,9 +54,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"dtl {__version__}")
         return 0
     verb, rest = args[0], args[1:]
+    if verb == "report":
+        from dtl_cli.report import main as report_main
+
+        return report_main(rest)
     if verb not in VERBS:
+        verbs = ", ".join([*VERBS, *TOOLS])
         print(
-            f"dtl: error: unknown verb {verb!r}; choose one of {', '.join(VERBS)} (dtl --help)",
+            f"dtl: error: unknown verb {verb!r}; choose one of {verbs} (dtl --help)",
             file=sys.stderr,
         )
         return 2
