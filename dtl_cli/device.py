@@ -24,6 +24,7 @@ class DevicePlan:
     gpus: tuple[int, ...]  # physical GPU ids to make visible; () means CPU only
     fallback: str  # cpu | error
     memory_growth: bool = True
+    mixed_precision: bool = False
 
     @property
     def visible_devices(self) -> str:
@@ -32,7 +33,11 @@ class DevicePlan:
 
 
 def plan_devices(
-    kind: str, gpus: list[int], fallback: str = "cpu", memory_growth: bool = True
+    kind: str,
+    gpus: list[int],
+    fallback: str = "cpu",
+    memory_growth: bool = True,
+    mixed_precision: bool = False,
 ) -> DevicePlan:
     """Validate a device request. `auto` leaves visibility alone and uses whatever is there."""
     if kind not in KINDS:
@@ -45,27 +50,41 @@ def plan_devices(
         raise ConfigError("device=gpu needs device.gpus, e.g. device.gpus=[0]")
     if kind == "cpu":
         gpus = []
-    return DevicePlan(kind, tuple(gpus), fallback, memory_growth)
+    return DevicePlan(kind, tuple(gpus), fallback, memory_growth, mixed_precision)
 
 
-def apply_device_plan(plan: DevicePlan) -> None:
-    """Set environment variables TensorFlow reads at import. Call before importing it."""
+def apply_device_plan(plan: DevicePlan) -> bool:
+    """Set the environment TensorFlow reads at import; True if GPU visibility was narrowed.
+
+    Once TensorFlow is imported (a later job of a sweep in the same process) visibility can no
+    longer change: then every GPU stays visible and jobs pick theirs by device name.
+    """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    if plan.kind != "auto":
-        os.environ["CUDA_VISIBLE_DEVICES"] = plan.visible_devices
+    if plan.kind == "auto" or "tensorflow" in sys.modules:
+        return False
+    os.environ["CUDA_VISIBLE_DEVICES"] = plan.visible_devices
+    return True
 
 
-def resolve_devices(plan: DevicePlan, seen_gpus: list[str]) -> list[str]:
+def resolve_devices(plan: DevicePlan, seen_gpus: list[str], renumbered: bool = True) -> list[str]:
     """The TensorFlow device names to use, given the GPUs TensorFlow reports (after import).
 
-    Raises DeviceError if GPUs were asked for and fewer are visible, unless fallback is cpu.
+    `renumbered`: visibility was narrowed to the plan's GPUs, which TensorFlow then numbers
+    from 0; otherwise GPU n is "/GPU:n". Raises DeviceError if a requested GPU is missing,
+    unless fallback is cpu.
     """
     if plan.kind == "cpu":
         return ["/CPU:0"]
     if plan.kind == "auto":
         return [f"/GPU:{i}" for i in range(len(seen_gpus))] or ["/CPU:0"]
-    if len(seen_gpus) >= len(plan.gpus):
-        return [f"/GPU:{i}" for i in range(len(plan.gpus))]
+    if renumbered:
+        found = len(seen_gpus) >= len(plan.gpus)
+        names = [f"/GPU:{i}" for i in range(len(plan.gpus))]
+    else:
+        found = all(g < len(seen_gpus) for g in plan.gpus)
+        names = [f"/GPU:{g}" for g in plan.gpus]
+    if found:
+        return names
     if plan.fallback == "cpu":
         return ["/CPU:0"]
     asked = ",".join(str(g) for g in plan.gpus)
@@ -75,23 +94,55 @@ def resolve_devices(plan: DevicePlan, seen_gpus: list[str]) -> list[str]:
     )
 
 
+_devices: list[str] = []  # the devices of the current job (see use_devices)
+
+
+def make_strategy(devices: list[str]):
+    """MirroredStrategy over several devices (batch size is global), else None."""
+    import tensorflow as tf
+
+    return tf.distribute.MirroredStrategy(devices) if len(devices) > 1 else None
+
+
+def use_devices(devices: list[str]) -> None:
+    """Make `device_scope()` place work on `devices` for the rest of this job."""
+    global _devices
+    _devices = list(devices)
+
+
+@contextmanager
+def device_scope() -> Iterator[None]:
+    """Run a stage on the job's devices: a MirroredStrategy scope over several, a plain device
+    placement for one (or nothing before use_devices)."""
+    if not _devices:
+        yield
+        return
+    import tensorflow as tf
+
+    strategy = make_strategy(_devices)
+    with strategy.scope() if strategy is not None else tf.device(_devices[0]):
+        yield
+
+
 def init_tensorflow(plan: DevicePlan, seed: int, deterministic: bool) -> list[str]:
     """Import TensorFlow with the plan applied; seed it; return the device names in use."""
-    apply_device_plan(plan)
+    renumbered = apply_device_plan(plan)
     with _native_stderr_to_log():
         import keras
         import tensorflow as tf
 
         seen = [d.name for d in tf.config.list_physical_devices("GPU")]
-    devices = resolve_devices(plan, seen)
+    devices = resolve_devices(plan, seen, renumbered)
     if plan.memory_growth:
         for gpu in tf.config.list_physical_devices("GPU"):
             # RuntimeError: already initialised (a second sweep job in the same process).
             with suppress(RuntimeError):
                 tf.config.experimental.set_memory_growth(gpu, True)
+    keras.mixed_precision.set_global_policy("mixed_float16" if plan.mixed_precision else "float32")
     keras.utils.set_random_seed(seed)
     if deterministic:
         tf.config.experimental.enable_op_determinism()
+    use_devices(devices)
     return devices
 
 

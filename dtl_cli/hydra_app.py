@@ -89,7 +89,7 @@ def hydra_entry(cfg: DictConfig) -> None:
         from dtl_cli.device import init_tensorflow, plan_devices
 
         d = cfg.device
-        plan = plan_devices(d.kind, list(d.gpus), d.fallback, d.memory_growth)
+        plan = plan_devices(d.kind, list(d.gpus), d.fallback, d.memory_growth, d.mixed_precision)
         devices = init_tensorflow(plan, cfg.seed, cfg.deterministic)
         from dtl_cli.pipeline import run_pipeline
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from dtl_cli import __version__, ui
+from dtl_cli.device import device_scope
 from dtl_cli.store import Store
 
 STAGES = ("pretrain", "map", "finetune", "evaluate")
@@ -57,7 +58,8 @@ def run_pipeline(verb: str, cfg: DictConfig, run_dir: Path, devices: list[str]) 
             status = f"not in the store yet, running it first (needed by {wanted[0]})"
         ui.stage(name, status)
         started = time.perf_counter()
-        result = stage.run(cfg, store, run_dir)
+        with device_scope():
+            result = stage.run(cfg, store, run_dir)
         result["seconds"] = round(time.perf_counter() - started, 3)
         result["peak_memory_mb"] = round(peak_memory_mb(), 1)
         record["stages"][name] = result

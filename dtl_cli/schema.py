@@ -94,23 +94,38 @@ class MappingConfig:
 
 @dataclass
 class FinetuneConfig:
+    # zero_shot | full | frozen_embeddings | head_only | gradual
+    strategy: str = "frozen_embeddings"
     epochs: int = 30
-    learning_rate: float = 0.001
-    trainable_embeddings: bool = False
+    # One learning rate per strategy: updating more layers wants a smaller step.
+    learning_rates: dict[str, float] = field(
+        default_factory=lambda: {
+            "full": 0.0005,
+            "frozen_embeddings": 0.001,
+            "head_only": 0.003,
+            "gradual": 0.001,
+        }
+    )
 
 
 @dataclass
 class ModelConfig:
-    name: str = MISSING  # dan
+    name: str = MISSING  # dan | cnn | bilstm
     hidden: list[int] = field(default_factory=lambda: [64])
     dropout: float = 0.2
+    filters: int = 64
+    kernel_sizes: list[int] = field(default_factory=lambda: [2, 3, 4])
+    lstm_units: int = 64
     max_len: int = 64
     epochs: int = 30
     batch_size: int = 32
+    optimizer: str = "adam"  # adam | sgd | rmsprop
     learning_rate: float = 0.003
     validation_split: float = 0.1
     early_stopping_patience: int = 5
+    class_weight: str = "none"  # none | balanced
     trainable_embeddings: bool = False
+    adapt_norm: bool = False  # AdaBN: target-side batch-norm statistics, no labels needed
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
 
 
@@ -122,7 +137,8 @@ class BLIConfig:
 
 @dataclass
 class EvaluationConfig:
-    k: Any = 0  # an int >= 0, or "all"
+    k: Any = 0  # an int >= 0, "all", or a list of them for a learning curve
+    repeats: int = 1  # k-shot samples (and seeds) per k, for mean and standard deviation
     bli: BLIConfig = field(default_factory=BLIConfig)
 
 
@@ -132,6 +148,7 @@ class DeviceConfig:
     gpus: list[int] = field(default_factory=list)
     fallback: str = "cpu"  # cpu | error
     memory_growth: bool = True
+    mixed_precision: bool = False
 
 
 @dataclass

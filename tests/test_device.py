@@ -1,9 +1,17 @@
+import sys
+
 import pytest
 
 from dtl_cli.device import apply_device_plan, plan_devices, resolve_devices
 from dtl_cli.errors import ConfigError, DeviceError
 
 TWO_GPUS = ["/physical_device:GPU:0", "/physical_device:GPU:1"]
+
+
+@pytest.fixture(autouse=True)
+def _tensorflow_not_imported_yet(monkeypatch):
+    """Visibility is only set before TensorFlow's import; other tests may have imported it."""
+    monkeypatch.delitem(sys.modules, "tensorflow", raising=False)
 
 
 def test_cpu_hides_every_gpu(monkeypatch):

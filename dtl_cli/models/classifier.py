@@ -1,46 +1,87 @@
 """Text classifiers over a fixed vocabulary matrix, and carrying one into another vocabulary.
 
-Inputs are token ids [batch, max_len] (int32, 0 = padding); outputs class probabilities
-[batch, n_classes]. The embedding layer is always named "embedding", so the layers above it
-can be moved to a model over another language's matrix by name.
+Inputs are token ids [batch, length] (int32, 0 = padding; any length); outputs class
+probabilities [batch, n_classes]. Layers are named by role so fine-tuning strategies and
+`transplant` can find them: "embedding", then "encoder_*" layers, an optional
+"encoded_norm" batch normalisation, then the head: "hidden_*", "dropout_*", "classes".
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import keras
 import numpy as np
 from keras import layers
 
-MODELS = ("dan",)
+MODELS = ("dan", "cnn", "bilstm")
 EMBEDDING_LAYER = "embedding"
+NORM_LAYER = "encoded_norm"
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """What to build; sizes are in units (dense, LSTM) or filters (CNN)."""
+
+    name: str = "dan"
+    hidden: tuple[int, ...] = (64,)
+    dropout: float = 0.2
+    filters: int = 64  # cnn: filters per width
+    kernel_sizes: tuple[int, ...] = (2, 3, 4)  # cnn: convolution widths in tokens
+    lstm_units: int = 64  # bilstm: units per direction
+    normalize_encoding: bool = False  # batch-normalise the document vector (for AdaBN)
+
+
+def _encode(arch: Architecture, x):
+    """The encoder: token vectors [batch, length, dim] -> document vector [batch, features]."""
+    if arch.name == "dan":
+        # Deep averaging network (Iyyer et al., 2015): mean over non-padding positions.
+        return layers.GlobalAveragePooling1D(name="encoder_average")(x)
+    if arch.name == "cnn":
+        # Kim (2014): convolutions of several widths, each max-pooled over time.
+        pooled = [
+            layers.GlobalMaxPooling1D(name=f"encoder_pool_{width}")(
+                layers.Conv1D(
+                    arch.filters,
+                    width,
+                    padding="same",
+                    activation="relu",
+                    name=f"encoder_conv_{width}",
+                )(x)
+            )
+            for width in arch.kernel_sizes
+        ]
+        return pooled[0] if len(pooled) == 1 else layers.Concatenate(name="encoder_concat")(pooled)
+    if arch.name == "bilstm":
+        states = layers.Bidirectional(
+            layers.LSTM(arch.lstm_units, return_sequences=True), name="encoder_bilstm"
+        )(x)
+        return layers.GlobalAveragePooling1D(name="encoder_average")(states)
+    raise ValueError(f"unknown model {arch.name!r}; choose one of {', '.join(MODELS)}")
 
 
 def build_classifier(
-    name: str,
-    matrix: np.ndarray,
-    n_classes: int,
-    *,
-    max_len: int,
-    hidden: list[int],
-    dropout: float,
-    trainable_embeddings: bool = False,
+    arch: Architecture, matrix: np.ndarray, n_classes: int, *, trainable_embeddings: bool = False
 ) -> keras.Model:
     """A classifier whose embedding layer holds `matrix` [vocab_size, dim] (row 0 = padding)."""
-    if name != "dan":
-        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
+    if arch.name not in MODELS:
+        raise ValueError(f"unknown model {arch.name!r}; choose one of {', '.join(MODELS)}")
     vocab_size, dim = matrix.shape
-    token_ids = keras.Input(shape=(max_len,), dtype="int32", name="token_ids")
+    token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
     embedding = layers.Embedding(
         vocab_size, dim, mask_zero=True, trainable=trainable_embeddings, name=EMBEDDING_LAYER
     )
-    x = embedding(token_ids)
-    # Deep averaging network (Iyyer et al., 2015): mean over the non-padding positions.
-    x = layers.GlobalAveragePooling1D(name="average")(x)
-    for i, units in enumerate(hidden):
+    x = _encode(arch, embedding(token_ids))
+    if arch.normalize_encoding:
+        x = layers.BatchNormalization(name=NORM_LAYER)(x)
+    for i, units in enumerate(arch.hidden):
         x = layers.Dense(units, activation="relu", name=f"hidden_{i}")(x)
-        x = layers.Dropout(dropout, name=f"dropout_{i}")(x)
-    probabilities = layers.Dense(n_classes, activation="softmax", name="classes")(x)
-    model = keras.Model(token_ids, probabilities, name=name)
+        x = layers.Dropout(arch.dropout, name=f"dropout_{i}")(x)
+    # float32 output even under a mixed-precision policy, for a stable softmax and loss.
+    probabilities = layers.Dense(n_classes, activation="softmax", dtype="float32", name="classes")(
+        x
+    )
+    model = keras.Model(token_ids, probabilities, name=arch.name)
     embedding.set_weights([np.asarray(matrix, dtype="float32")])
     return model
 
@@ -58,5 +99,42 @@ def transplant(trained: keras.Model, fresh: keras.Model) -> keras.Model:
     return fresh
 
 
-def set_embeddings_trainable(model: keras.Model, trainable: bool) -> None:
-    model.get_layer(EMBEDDING_LAYER).trainable = trainable
+def layer_groups(model: keras.Model) -> dict[str, list[keras.layers.Layer]]:
+    """Layers with weights by role: "embedding", "encoder" (incl. the norm) and "head"."""
+    groups: dict[str, list] = {"embedding": [], "encoder": [], "head": []}
+    for layer in model.layers:
+        if not layer.weights:
+            continue
+        if layer.name == EMBEDDING_LAYER:
+            groups["embedding"].append(layer)
+        elif layer.name.startswith("encoder_") or layer.name == NORM_LAYER:
+            groups["encoder"].append(layer)
+        else:
+            groups["head"].append(layer)
+    return groups
+
+
+def set_trainable(model: keras.Model, groups: set[str]) -> None:
+    """Make exactly the layers of the named groups trainable (compile again afterwards)."""
+    for group, members in layer_groups(model).items():
+        for layer in members:
+            layer.trainable = group in groups
+
+
+def adapt_normalization(model: keras.Model, ids: np.ndarray, batch_size: int = 256) -> bool:
+    """AdaBN (Li et al., 2016): re-estimate the encoding's batch-norm statistics on `ids`
+    [n, length] of the new domain, labels unused. Returns False if the model has no norm."""
+    names = {layer.name for layer in model.layers}
+    if NORM_LAYER not in names:
+        return False
+    norm = model.get_layer(NORM_LAYER)
+    encoder = keras.Model(model.input, norm.input)
+    features = np.concatenate(
+        [
+            np.asarray(encoder(ids[start : start + batch_size], training=False))
+            for start in range(0, len(ids), batch_size)
+        ]
+    )
+    gamma, beta, _, _ = norm.get_weights()
+    norm.set_weights([gamma, beta, features.mean(axis=0), features.var(axis=0)])
+    return True

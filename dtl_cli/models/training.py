@@ -1,11 +1,33 @@
-"""Fitting and applying classifiers on id arrays, and drawing k-shot training samples."""
+"""Fitting and applying classifiers on id arrays, fine-tuning strategies, k-shot samples.
+
+Batches come from a tf.data pipeline that trims each batch to its longest document (padding
+to the batch maximum, not to max_len) and prefetches; no per-example Python in the loop.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import keras
 import numpy as np
+import tensorflow as tf
+
+from dtl_cli.errors import DtlError
+from dtl_cli.models.classifier import set_trainable
+
+# strategy -> the layer groups trained; "gradual" unfreezes these one phase at a time.
+STRATEGIES = {
+    "zero_shot": (),
+    "full": ("head", "encoder", "embedding"),
+    "frozen_embeddings": ("head", "encoder"),
+    "head_only": ("head",),
+    "gradual": ("head", "encoder", "embedding"),
+}
+
+
+class TrainingError(DtlError):
+    """Training diverged (NaN loss) or cannot start (e.g. one class only)."""
 
 
 def stratified_sample(labels: np.ndarray, k: int, seed: int) -> np.ndarray:
@@ -33,6 +55,28 @@ def stratified_sample(labels: np.ndarray, k: int, seed: int) -> np.ndarray:
     return np.sort(np.array(taken, dtype=np.int64))
 
 
+def _trim_to_longest(ids: tf.Tensor, labels: tf.Tensor):
+    """Cut a padded batch [b, max_len] to its longest document (padding id 0 at the end)."""
+    lengths = tf.reduce_sum(tf.cast(ids != 0, tf.int32), axis=1)
+    return ids[:, : tf.maximum(tf.reduce_max(lengths), 1)], labels
+
+
+def make_dataset(
+    ids: np.ndarray, labels: np.ndarray, batch_size: int, *, shuffle: bool, seed: int = 0
+) -> tf.data.Dataset:
+    """Batches of (ids [b, <=max_len] int32, labels [b] int64), shuffled with `seed`."""
+    data = tf.data.Dataset.from_tensor_slices((ids.astype(np.int32), labels.astype(np.int64)))
+    if shuffle:
+        data = data.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
+    return data.batch(batch_size).map(_trim_to_longest).prefetch(tf.data.AUTOTUNE)
+
+
+def balanced_class_weights(labels: np.ndarray, n_classes: int) -> dict[int, float]:
+    """n / (n_classes * count) per class present, so rare classes weigh more."""
+    counts = np.bincount(labels, minlength=n_classes)
+    return {c: len(labels) / (n_classes * counts[c]) for c in range(n_classes) if counts[c]}
+
+
 def fit_classifier(
     model: keras.Model,
     ids: np.ndarray,
@@ -44,48 +88,104 @@ def fit_classifier(
     validation_split: float,
     patience: int,
     seed: int,
+    optimizer: str = "adam",
+    class_weight: str = "none",
+    tensorboard_dir: Path | None = None,
     on_epoch: Callable[[int, dict], None] | None = None,
 ) -> dict[str, list[float]]:
-    """Train with Adam on ids [n, max_len] / labels [n] (int class ids); return the history.
+    """Train on ids [n, max_len] / labels [n] (int class ids); return the per-epoch history.
 
     Examples are shuffled with `seed` before the validation split is cut. Early stopping on
     validation loss (best weights restored) is used only when the split holds at least two
-    examples per class; otherwise all examples train for `epochs`.
+    examples per class; otherwise all examples train for `epochs`. Raises TrainingError on a
+    single-class training set or a NaN loss.
     """
     n_classes = model.output_shape[-1]
+    if len(np.unique(labels)) < 2:
+        raise TrainingError(
+            f"the {len(labels)} training examples all have one label; a classifier needs at "
+            f"least two (for k-shot runs use evaluation.k >= {n_classes})"
+        )
     order = np.random.default_rng(seed).permutation(len(labels))
     ids, labels = ids[order], labels[order]
     n_val = int(round(len(labels) * validation_split))
-    callbacks: list[keras.callbacks.Callback] = []
-    fit_args: dict = {}
-    if n_val >= 2 * n_classes:
-        fit_args["validation_data"] = (ids[-n_val:], labels[-n_val:])
+    callbacks: list[keras.callbacks.Callback] = [keras.callbacks.TerminateOnNaN()]
+    validation = None
+    if n_val >= 2 * n_classes and len(labels) - n_val >= n_classes:
+        validation = make_dataset(ids[-n_val:], labels[-n_val:], batch_size, shuffle=False)
         ids, labels = ids[:-n_val], labels[:-n_val]
         callbacks.append(
             keras.callbacks.EarlyStopping(
                 monitor="val_loss", patience=patience, restore_best_weights=True
             )
         )
+    if tensorboard_dir is not None:
+        callbacks.append(keras.callbacks.TensorBoard(str(tensorboard_dir), write_graph=False))
     if on_epoch is not None:
         callbacks.append(
             keras.callbacks.LambdaCallback(on_epoch_end=lambda e, logs: on_epoch(e, logs or {}))
         )
+    optimizers = {
+        "adam": keras.optimizers.Adam,
+        "sgd": keras.optimizers.SGD,
+        "rmsprop": keras.optimizers.RMSprop,
+    }
+    if optimizer not in optimizers:
+        raise TrainingError(f"model.optimizer={optimizer!r}: choose one of {', '.join(optimizers)}")
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
+        optimizer=optimizers[optimizer](learning_rate),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
+    weights = balanced_class_weights(labels, n_classes) if class_weight == "balanced" else None
     history = model.fit(
-        ids,
-        labels,
+        make_dataset(ids, labels, batch_size, shuffle=True, seed=seed),
+        validation_data=validation,
         epochs=epochs,
-        batch_size=batch_size,
-        shuffle=True,
         verbose=0,
         callbacks=callbacks,
-        **fit_args,
+        class_weight=weights,
     )
-    return {name: [float(v) for v in values] for name, values in history.history.items()}
+    record = {name: [float(v) for v in values] for name, values in history.history.items()}
+    losses = record.get("loss", [])
+    if losses and not np.isfinite(losses[-1]):
+        raise TrainingError(
+            f"training loss became NaN at epoch {len(losses)}; lower the learning rate "
+            f"(now {learning_rate}) or check the input vectors for NaN/inf"
+        )
+    return record
+
+
+def finetune(
+    model: keras.Model,
+    ids: np.ndarray,
+    labels: np.ndarray,
+    *,
+    strategy: str,
+    epochs: int,
+    **fit_args,
+) -> dict[str, list[float]]:
+    """Fine-tune with a named strategy (see STRATEGIES); "gradual" trains the head alone, then
+    adds the encoder, then the embeddings, splitting `epochs` over the phases (ULMFiT-style)."""
+    if strategy not in STRATEGIES:
+        raise TrainingError(
+            f"model.finetune.strategy={strategy!r}: choose one of {', '.join(STRATEGIES)}"
+        )
+    groups = STRATEGIES[strategy]
+    if not groups or not len(labels):
+        return {}
+    if strategy != "gradual":
+        set_trainable(model, set(groups))
+        return fit_classifier(model, ids, labels, epochs=epochs, **fit_args)
+    history: dict[str, list[float]] = {}
+    per_phase = max(1, epochs // len(groups))
+    for phase in range(len(groups)):
+        set_trainable(model, set(groups[: phase + 1]))
+        for name, values in fit_classifier(
+            model, ids, labels, epochs=per_phase, **fit_args
+        ).items():
+            history.setdefault(name, []).extend(values)
+    return history
 
 
 def predict_classes(model: keras.Model, ids: np.ndarray, batch_size: int = 512) -> np.ndarray:

@@ -68,21 +68,23 @@ def map_key(cfg: DictConfig) -> str:
     )
 
 
-def finetune_key(cfg: DictConfig) -> str:
+def finetune_key(cfg: DictConfig, k: int | str, repeat: int) -> str:
+    """One fine-tuned classifier: k target examples (an int or "all"), sample number `repeat`."""
     return config_key(
         "finetune",
         {
             "finetune": _plain(cfg.model.finetune),
-            "k": _plain(cfg.evaluation.k),
+            "k": k,
             "seed": cfg.seed,
+            "repeat": repeat,
             "map": map_key(cfg),
         },
     )
 
 
-def baseline_key(cfg: DictConfig) -> str:
+def baseline_key(cfg: DictConfig, k: int | str, repeat: int) -> str:
     """The target-only baseline depends on the model and the k-shot sample, not on the map."""
     return config_key(
         "baseline",
-        {"k": _plain(cfg.evaluation.k), "seed": cfg.seed, "pretrain": pretrain_key(cfg)},
+        {"k": k, "seed": cfg.seed, "repeat": repeat, "pretrain": pretrain_key(cfg)},
     )

@@ -23,7 +23,7 @@ from dtl_cli.embed.train import train_word2vec
 from dtl_cli.errors import DataError
 from dtl_cli.models.classifier import build_classifier
 from dtl_cli.models.training import fit_classifier
-from dtl_cli.stages.common import embedding_matrix
+from dtl_cli.stages.common import architecture, embedding_matrix, tensorboard_dir, training_args
 from dtl_cli.stages.keys import pretrain_key
 from dtl_cli.store import Store
 from dtl_cli.text.readers import iter_lines, read_labelled
@@ -45,7 +45,7 @@ def is_cached(cfg: DictConfig, store: Store) -> bool:
 
 def run(cfg: DictConfig, store: Store, run_dir: Path) -> dict:
     key = pretrain_key(cfg)
-    entry, cached = store.get_or_build(STAGE, key, lambda tmp: _build(cfg, tmp))
+    entry, cached = store.get_or_build(STAGE, key, lambda tmp: _build(cfg, tmp, run_dir))
     return {"key": key, "entry": str(entry), "cached": cached}
 
 
@@ -146,7 +146,7 @@ def _encode(token_lists: list[list[str]], index: dict[str, int], max_len: int, n
     return ids, n_cut
 
 
-def _build(cfg: DictConfig, tmp: Path) -> dict:
+def _build(cfg: DictConfig, tmp: Path, run_dir: Path) -> dict:
     d = cfg.dataset
     frames = {
         name: _read(d[side][part], f"dataset.{side}.{part}")
@@ -196,26 +196,21 @@ def _build(cfg: DictConfig, tmp: Path) -> dict:
     m = cfg.model
     keras.utils.set_random_seed(cfg.seed)
     model = build_classifier(
-        m.name,
+        architecture(cfg),
         embedding_matrix(vectors["source"]),
         len(classes),
-        max_len=m.max_len,
-        hidden=list(m.hidden),
-        dropout=m.dropout,
         trainable_embeddings=m.trainable_embeddings,
     )
-    with ui.progress("source classifier epochs", m.epochs) as bar:
+    with ui.progress(f"source {m.name} epochs", m.epochs) as bar:
         history = fit_classifier(
             model,
             arrays["source_train_ids"],
             labels["source_train"],
             epochs=m.epochs,
-            batch_size=m.batch_size,
             learning_rate=m.learning_rate,
-            validation_split=m.validation_split,
-            patience=m.early_stopping_patience,
-            seed=cfg.seed,
+            tensorboard_dir=tensorboard_dir(run_dir, "pretrain"),
             on_epoch=lambda epoch, logs: bar.advance(_epoch_note(logs)),
+            **training_args(cfg),
         )
     model.save(tmp / "source_classifier.keras")
     summary = {

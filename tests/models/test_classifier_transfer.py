@@ -5,8 +5,21 @@ import numpy as np
 import pytest
 
 from dtl_cli.align.mappings import apply_map, fit_procrustes, invert_map
-from dtl_cli.models.classifier import build_classifier, transplant
-from dtl_cli.models.training import fit_classifier, predict_classes, stratified_sample
+from dtl_cli.models.classifier import (
+    Architecture,
+    adapt_normalization,
+    build_classifier,
+    transplant,
+)
+from dtl_cli.models.training import (
+    TrainingError,
+    balanced_class_weights,
+    finetune,
+    fit_classifier,
+    make_dataset,
+    predict_classes,
+    stratified_sample,
+)
 
 
 def _toy_task(rng, n_words=40, dim=8, n_docs=300, max_len=6):
@@ -24,15 +37,17 @@ def _toy_task(rng, n_words=40, dim=8, n_docs=300, max_len=6):
     return matrix, ids, labels
 
 
-def _dan(matrix, max_len=6):
+def _dan(matrix, name="dan"):
     keras.utils.set_random_seed(0)
-    return build_classifier("dan", matrix, 2, max_len=max_len, hidden=[16], dropout=0.0)
+    arch = Architecture(name=name, hidden=(16,), dropout=0.0, filters=8, lstm_units=8)
+    return build_classifier(arch, matrix, 2)
 
 
-def test_dan_learns_and_transplant_carries_it_through_an_exact_inverse_map():
+@pytest.mark.parametrize("name", ["dan", "cnn", "bilstm"])
+def test_model_learns_and_transplant_carries_it_through_an_exact_inverse_map(name):
     rng = np.random.default_rng(0)
     matrix, ids, labels = _toy_task(rng)
-    source = _dan(matrix)
+    source = _dan(matrix, name)
     fit_classifier(
         source,
         ids,
@@ -54,7 +69,7 @@ def test_dan_learns_and_transplant_carries_it_through_an_exact_inverse_map():
     W, b = fit_procrustes(matrix[2:][perm], target_vecs)
     carried = apply_map(target_vecs, *invert_map(W, b))
     target_matrix = np.vstack([np.zeros((2, 8), "float32"), carried])
-    target = transplant(source, _dan(target_matrix))
+    target = transplant(source, _dan(target_matrix, name))
 
     # The same documents written with target ids give the same predictions.
     new_id = np.empty(matrix.shape[0], dtype="int32")
@@ -63,7 +78,7 @@ def test_dan_learns_and_transplant_carries_it_through_an_exact_inverse_map():
     target_ids = new_id[ids]
     np.testing.assert_array_equal(predict_classes(target, target_ids), source_pred)
     # Without the map (raw target vectors) the classifier is lost.
-    raw = transplant(source, _dan(np.vstack([np.zeros((2, 8), "float32"), target_vecs])))
+    raw = transplant(source, _dan(np.vstack([np.zeros((2, 8), "float32"), target_vecs]), name))
     assert (predict_classes(raw, target_ids) == source_pred).mean() < 0.9
 
 
@@ -77,7 +92,7 @@ def test_transplant_keeps_the_fresh_embedding():
 
 def test_unknown_model_is_named():
     with pytest.raises(ValueError, match="unknown model 'rnn'"):
-        build_classifier("rnn", np.zeros((3, 2), "float32"), 2, max_len=4, hidden=[], dropout=0)
+        build_classifier(Architecture(name="rnn"), np.zeros((3, 2), "float32"), 2)
 
 
 def test_stratified_sample_is_balanced_reproducible_and_bounded():
@@ -93,3 +108,135 @@ def test_stratified_sample_is_balanced_reproducible_and_bounded():
     assert len(stratified_sample(labels, 0, seed=0)) == 0
     with pytest.raises(ValueError, match="k=85 exceeds the 84"):
         stratified_sample(labels, 85, seed=0)
+
+
+def _trained(rng, name="dan", normalize=False):
+    matrix, ids, labels = _toy_task(rng)
+    keras.utils.set_random_seed(0)
+    arch = Architecture(name=name, hidden=(16,), dropout=0.0, normalize_encoding=normalize)
+    model = build_classifier(arch, matrix, 2)
+    return model, ids, labels
+
+
+@pytest.mark.parametrize(
+    ("strategy", "changes"),
+    [
+        ("full", {"embedding", "encoded_norm", "hidden_0", "classes"}),
+        ("frozen_embeddings", {"encoded_norm", "hidden_0", "classes"}),
+        ("head_only", {"hidden_0", "classes"}),
+        ("zero_shot", set()),
+    ],
+)
+def test_finetune_strategies_train_exactly_their_layers(strategy, changes):
+    model, ids, labels = _trained(np.random.default_rng(2), normalize=True)
+    before = {layer.name: [w.copy() for w in layer.get_weights()] for layer in model.layers}
+    finetune(
+        model,
+        ids[:40],
+        labels[:40],
+        strategy=strategy,
+        epochs=2,
+        batch_size=8,
+        learning_rate=0.05,
+        validation_split=0.0,
+        patience=1,
+        seed=0,
+    )
+    changed = {
+        layer.name
+        for layer in model.layers
+        if any(
+            not np.allclose(a, b)
+            for a, b in zip(before[layer.name], layer.get_weights(), strict=True)
+        )
+    }
+    assert changed == changes
+
+
+def test_gradual_unfreezing_reaches_the_embeddings_last():
+    model, ids, labels = _trained(np.random.default_rng(3))
+    emb_before = model.get_layer("embedding").get_weights()[0].copy()
+    history = finetune(
+        model,
+        ids[:40],
+        labels[:40],
+        strategy="gradual",
+        epochs=3,
+        batch_size=8,
+        learning_rate=0.05,
+        validation_split=0.0,
+        patience=1,
+        seed=0,
+    )
+    assert len(history["loss"]) == 3  # one epoch per phase: head, encoder, embeddings
+    assert not np.allclose(emb_before, model.get_layer("embedding").get_weights()[0])
+
+
+def test_unknown_strategy_and_single_class_and_nan_are_clear_errors():
+    model, ids, labels = _trained(np.random.default_rng(4))
+    with pytest.raises(TrainingError, match="model.finetune.strategy='bogus'"):
+        finetune(
+            model,
+            ids,
+            labels,
+            strategy="bogus",
+            epochs=1,
+            batch_size=8,
+            learning_rate=0.01,
+            validation_split=0.0,
+            patience=1,
+            seed=0,
+        )
+    with pytest.raises(TrainingError, match="all have one label"):
+        fit_classifier(
+            model,
+            ids[:5],
+            np.zeros(5, dtype=int),
+            epochs=1,
+            batch_size=8,
+            learning_rate=0.01,
+            validation_split=0.0,
+            patience=1,
+            seed=0,
+        )
+    with pytest.raises(TrainingError, match="loss became NaN"):
+        fit_classifier(
+            model,
+            ids,
+            labels,
+            epochs=3,
+            batch_size=8,
+            learning_rate=1e30,
+            validation_split=0.0,
+            patience=1,
+            seed=0,
+            optimizer="sgd",
+        )
+
+
+def test_adabn_sets_norm_statistics_to_the_new_domain():
+    model, ids, _ = _trained(np.random.default_rng(5), normalize=True)
+    assert adapt_normalization(model, ids)
+    norm = model.get_layer("encoded_norm")
+    encoder = keras.Model(model.input, norm.input)
+    features = np.asarray(encoder(ids, training=False))
+    _, _, mean, var = norm.get_weights()
+    np.testing.assert_allclose(mean, features.mean(axis=0), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(var, features.var(axis=0), rtol=1e-3, atol=1e-5)
+    plain, ids2, _ = _trained(np.random.default_rng(5), normalize=False)
+    assert not adapt_normalization(plain, ids2)
+
+
+def test_dataset_trims_each_batch_to_its_longest_document():
+    ids = np.zeros((4, 10), dtype="int32")
+    ids[0, :3] = 5
+    ids[1, :7] = 5
+    ids[2, :2] = 5
+    ids[3, :1] = 5
+    batches = list(make_dataset(ids, np.arange(4), batch_size=2, shuffle=False))
+    assert [b[0].shape[1] for b in batches] == [7, 2]
+
+
+def test_balanced_class_weights():
+    weights = balanced_class_weights(np.array([0, 0, 0, 1]), 3)
+    assert weights == pytest.approx({0: 4 / 9, 1: 4 / 3})
