@@ -1,0 +1,201 @@
+import numpy as np
+import pytest
+
+from dtl_cli.align.learn import learn_map
+from dtl_cli.align.mappings import apply_map, fit_procrustes
+from dtl_cli.align.retrieval import topk, unit_rows
+from dtl_cli.align.self_learning import csls_induce, fit_self_learning, identical_pairs
+
+
+def _planted(n=1500, d=40, noise=0.35, one_sided=0.1, seed=0):
+    """Source X, target Y = Q x + noise with rows shuffled locally (frequency jitter) and
+    a share of words on one side only. gold[i] = target row of source row i, or -1."""
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(size=(20, d))
+    base = centers[rng.integers(0, 20, n)] + rng.normal(size=(n, d))
+    Q, R = np.linalg.qr(rng.normal(size=(d, d)))
+    Q *= np.sign(np.diag(R))
+    X = unit_rows(base)
+    Y = unit_rows(base @ Q.T + noise * rng.normal(size=(n, d)))
+    # Replace a share of target rows by unrelated words (source word has no translation).
+    lonely = rng.random(n) < one_sided
+    Y[lonely] = unit_rows(rng.normal(size=(int(lonely.sum()), d)))
+    order = np.argsort(np.arange(n) + rng.normal(scale=30, size=n))  # target row -> concept
+    Y = Y[order]
+    gold = np.argsort(order)
+    gold[lonely] = -1
+    return X, Y, gold
+
+
+def _p_at_1(X, Y, gold, W, b, queries):
+    best, _ = topk(apply_map(X[queries], W, b), Y, 1, "csls", query_pool=apply_map(X, W, b))
+    return float(np.mean(best[:, 0] == gold[queries]))
+
+
+@pytest.fixture(scope="module")
+def planted():
+    X, Y, gold = _planted()
+    have = np.flatnonzero(gold >= 0)
+    train, test = have[:600], have[1000:1300]
+    return X, Y, gold, train, test
+
+
+def test_self_learning_from_25_pairs_matches_supervised_procrustes(planted):
+    X, Y, gold, train, test = planted
+    W_sup, b_sup = fit_procrustes(X[train], Y[gold[train]])
+    supervised = _p_at_1(X, Y, gold, W_sup, b_sup, test)
+    seed = np.stack([train[:25], gold[train[:25]]], axis=1)
+    W_seed, b_seed = fit_procrustes(X[seed[:, 0]], Y[seed[:, 1]])
+    W, b, history = fit_self_learning(X, Y, seed, cutoff=1200, patience=3, seed=0)
+    learned = _p_at_1(X, Y, gold, W, b, test)
+    assert supervised > 0.6  # the task is not trivial ...
+    assert _p_at_1(X, Y, gold, W_seed, b_seed, test) < supervised - 0.1  # ... nor are 25 pairs
+    assert learned >= supervised - 0.02
+    np.testing.assert_allclose(W @ W.T, np.eye(X.shape[1]), atol=1e-4)
+
+
+def test_history_records_each_iteration_and_ends_at_its_best(planted):
+    X, Y, gold, train, _ = planted
+    seed = np.stack([train[:25], gold[train[:25]]], axis=1)
+    seen = []
+    _, _, history = fit_self_learning(X, Y, seed, cutoff=800, patience=2, log=seen.append)
+    assert seen == history
+    assert [h["iteration"] for h in history] == list(range(1, len(history) + 1))
+    assert set(history[0]) == {"iteration", "objective", "pairs", "keep_prob", "seconds"}
+    probs = [h["keep_prob"] for h in history]
+    assert probs[0] == 0.1 and probs[-1] == 1.0 and probs == sorted(probs)
+    objectives = [h["objective"] for h in history]
+    assert objectives[-1] >= objectives[0]
+    at_one = [h["objective"] for h in history if h["keep_prob"] == 1.0]
+    assert at_one[-1] >= max(at_one) - 1e-6  # stopped on a plateau, not after a drop
+    assert all(h["pairs"] > 0 for h in history)
+
+
+def test_self_learning_is_deterministic_for_a_seed(planted):
+    X, Y, gold, train, _ = planted
+    seed = np.stack([train[:25], gold[train[:25]]], axis=1)
+    runs = [fit_self_learning(X, Y, seed, cutoff=500, max_iterations=4, seed=3) for _ in range(2)]
+    np.testing.assert_array_equal(runs[0][0], runs[1][0])
+    assert [h["objective"] for h in runs[0][2]] == [h["objective"] for h in runs[1][2]]
+
+
+def test_max_iterations_bounds_the_loop(planted):
+    X, Y, gold, train, _ = planted
+    seed = np.stack([train[:25], gold[train[:25]]], axis=1)
+    _, _, history = fit_self_learning(X, Y, seed, cutoff=300, max_iterations=3)
+    assert len(history) == 3
+
+
+@pytest.mark.parametrize("batch_size", [7, 4096])
+def test_csls_induce_matches_brute_force_union(batch_size):
+    rng = np.random.default_rng(1)
+    S = unit_rows(rng.normal(size=(30, 6)))
+    T = unit_rows(rng.normal(size=(25, 6)))
+    k = 3
+    cos = S @ T.T
+    r_s = np.sort(cos, axis=1)[:, -k:].mean(axis=1)
+    r_t = np.sort(cos, axis=0)[-k:, :].mean(axis=0)
+    csls = 2 * cos - r_s[:, None] - r_t[None, :]
+    expected = {(i, int(np.argmax(csls[i]))) for i in range(30)}
+    expected |= {(int(np.argmax(csls[:, j])), j) for j in range(25)}
+    pairs, scores = csls_induce(S, T, csls_k=k, batch_size=batch_size)
+    assert {tuple(p) for p in pairs.tolist()} == expected and len(pairs) == len(expected)
+    np.testing.assert_allclose(scores, csls[pairs[:, 0], pairs[:, 1]], atol=1e-5)
+
+
+def test_stochastic_induction_only_picks_kept_entries_and_never_empty_rows():
+    rng = np.random.default_rng(2)
+    S = unit_rows(rng.normal(size=(40, 5)))
+    T = unit_rows(rng.normal(size=(3, 5)))  # 3 columns: some rows lose every entry at p=0.1
+    pairs, scores = csls_induce(S, T, csls_k=2, keep_prob=0.1, rng=np.random.default_rng(0))
+    assert np.isfinite(scores).all()
+    assert set(pairs[:, 0].tolist()) == set(range(40))
+    with pytest.raises(ValueError, match="random generator"):
+        csls_induce(S, T, keep_prob=0.5)
+
+
+def test_identical_pairs_and_numerals():
+    src = ["the", "2018", "paris", "3.5", "dog", "paris"]
+    tgt = ["的", "paris", "2018", "狗", "3.5"]
+    assert identical_pairs(src, tgt).tolist() == [[1, 2], [2, 1], [3, 4]]
+    assert identical_pairs(src, tgt, numerals_only=True).tolist() == [[1, 2], [3, 4]]
+    assert identical_pairs(["a"], ["b"]).shape == (0, 2)
+
+
+def test_identical_seed_drives_self_learning(planted):
+    X, Y, gold, _, test = planted
+    words_src = [f"s{i}" for i in range(len(X))]
+    words_tgt = [f"t{j}" for j in range(len(Y))]
+    for i in np.flatnonzero(gold >= 0)[:30]:  # 30 shared spellings, e.g. names and numbers
+        words_src[i] = words_tgt[gold[i]] = f"name{i}"
+    seed = identical_pairs(words_src, words_tgt)
+    assert len(seed) == 30 and (gold[seed[:, 0]] == seed[:, 1]).all()
+    W, b, _ = fit_self_learning(X, Y, seed, cutoff=1200, patience=3)
+    assert _p_at_1(X, Y, gold, W, b, test) > 0.6
+
+
+def test_target_to_source_stores_the_inverse_of_the_target_map(planted):
+    X, Y, gold, train, _ = planted
+    pairs = np.stack([train, gold[train]], axis=1)
+    learned = learn_map("procrustes", X, Y, pairs, direction="target_to_source")
+    W_g, b_g = fit_procrustes(Y[pairs[:, 1]], X[pairs[:, 0]])
+    np.testing.assert_allclose(learned.W_reverse, W_g, atol=1e-6)
+    np.testing.assert_allclose(learned.b_reverse, b_g, atol=1e-6)
+    # The stored forward map undoes g: f(g(y)) = y.
+    np.testing.assert_allclose(
+        apply_map(apply_map(Y[:50], W_g, b_g), learned.W, learned.b), Y[:50], atol=1e-4
+    )
+    assert learned.W.shape == (X.shape[1], X.shape[1]) and learned.b.shape == (Y.shape[1],)
+
+
+def test_linear_target_to_source_forward_is_pseudo_inverse():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 4))
+    M = rng.normal(size=(4, 4))
+    Y = X @ M.T + 1.0
+    pairs = np.stack([np.arange(200), np.arange(200)], axis=1)
+    learned = learn_map("linear", X, Y, pairs, direction="target_to_source")
+    np.testing.assert_allclose(apply_map(X, learned.W, learned.b), Y, atol=1e-3)
+
+
+def test_normalize_steps_are_applied_in_order_and_folded_back_exactly():
+    rng = np.random.default_rng(4)
+    X = unit_rows(rng.normal(size=(300, 6)) + 2.0)  # unit rows, far from centred
+    Q, _ = np.linalg.qr(rng.normal(size=(6, 6)))
+    Y = X @ Q.T  # unit rows too; centring then removes both means
+    pairs = np.stack([np.arange(100), np.arange(100)], axis=1)
+    # "unit" first is exact on unit rows, then "center": the map is fitted on centred copies
+    # and re-expressed on the raw vectors, so it still sends X onto Y.
+    learned = learn_map("procrustes", X, Y, pairs, steps=["unit", "center"])
+    np.testing.assert_allclose(apply_map(X, learned.W, learned.b), Y, atol=1e-4)
+    np.testing.assert_allclose(apply_map(Y, learned.W_reverse, learned.b_reverse), X, atol=1e-4)
+
+
+def test_normalize_steps_reach_both_spaces_in_the_given_order(monkeypatch):
+    import dtl_cli.align.learn as learn
+
+    calls = []
+    real = learn.normalize
+
+    def spy(X, steps):
+        calls.append(list(steps))
+        return real(X, steps)
+
+    monkeypatch.setattr(learn, "normalize", spy)
+    X = np.random.default_rng(0).normal(size=(20, 3))
+    learn_map("procrustes", X, X, np.array([[0, 0], [1, 1], [2, 2]]), steps=["center", "unit"])
+    assert calls == [["center", "unit"], ["center", "unit"]]
+    calls.clear()
+    learn_map("procrustes", X, X, np.array([[0, 0], [1, 1], [2, 2]]))
+    assert calls == []
+
+
+def test_learn_map_rejects_unknown_options():
+    X = np.eye(3, dtype=np.float32)
+    pairs = np.array([[0, 0]])
+    with pytest.raises(ValueError, match="direction"):
+        learn_map("procrustes", X, X, pairs, direction="sideways")
+    with pytest.raises(ValueError, match="method"):
+        learn_map("magic", X, X, pairs)
+    with pytest.raises(ValueError, match="normalisation step"):
+        learn_map("procrustes", X, X, pairs, steps=["whiten"])
