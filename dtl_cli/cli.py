@@ -22,6 +22,7 @@ VERBS = {
 # Verbs that read run folders instead of running stages: no Hydra, no TensorFlow.
 TOOLS = {
     "report": "summarise run/sweep folders: table, report.csv/.md, plots (dtl report --help)",
+    "info": "versions, the devices TensorFlow sees, and what a config would use",
 }
 
 USAGE = f"""\
@@ -58,6 +59,10 @@ def main(argv: list[str] | None = None) -> int:
         from dtl_cli.report import main as report_main
 
         return report_main(rest)
+    if verb == "info":
+        from dtl_cli.info import main as info_main
+
+        return info_main(rest)
     if verb not in VERBS:
         verbs = ", ".join([*VERBS, *TOOLS])
         print(

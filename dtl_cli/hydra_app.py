@@ -11,11 +11,12 @@ from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from dtl_cli import ui
-from dtl_cli.errors import DtlError
+from dtl_cli.errors import ConfigError, DtlError
 from dtl_cli.schema import register
 
 register()
@@ -28,7 +29,6 @@ def check_overrides(args: list[str]) -> str | None:
     Lets a typo fail at once, with the key named, before any work. Sweeps (-m) are left to
     Hydra, so one bad cell of a grid fails alone; --help, --info and --cfg need no check.
     """
-    from hydra import compose, initialize_config_module
     from hydra._internal.utils import get_args_parser
 
     try:
@@ -37,22 +37,34 @@ def check_overrides(args: list[str]) -> str | None:
         return "could not parse the command line; see `dtl run --help`"
     if parsed.multirun or parsed.help or parsed.hydra_help or parsed.info or parsed.cfg:
         return None
-    plain = [o for o in parsed.overrides if not o.startswith(("hydra.", "hydra/"))]
     try:
-        with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):
-            cfg = compose("config", overrides=plain)
-            missing = sorted(OmegaConf.missing_keys(cfg))
-            if missing:
-                return f"config key {missing[0]} has no value; set it, e.g. `{missing[0]}=...`" + (
-                    f" (also missing: {', '.join(missing[1:])})" if missing[1:] else ""
-                )
-            OmegaConf.resolve(cfg)
+        compose_config(parsed.overrides)
     except Exception as err:  # any composition failure is the user's config: report it
-        return _one_line(err)
+        return one_line(err)
     return None
 
 
-def _one_line(err: Exception) -> str:
+def compose_config(overrides: list[str]) -> DictConfig:
+    """The resolved job config for `overrides` (hydra.* ones ignored), without a run folder.
+
+    Raises ConfigError for a key left without a value, Hydra/OmegaConf errors otherwise.
+    """
+    from hydra import compose, initialize_config_module
+
+    plain = [o for o in overrides if not o.startswith(("hydra.", "hydra/"))]
+    with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):
+        cfg = compose("config", overrides=plain)
+    missing = sorted(OmegaConf.missing_keys(cfg))
+    if missing:
+        raise ConfigError(
+            f"config key {missing[0]} has no value; set it, e.g. `{missing[0]}=...`"
+            + (f" (also missing: {', '.join(missing[1:])})" if missing[1:] else "")
+        )
+    OmegaConf.resolve(cfg)
+    return cfg
+
+
+def one_line(err: Exception) -> str:
     """Hydra/OmegaConf messages span several lines; keep what names the key and the fix."""
     text = str(err)
     if err.__cause__ is not None:
@@ -102,3 +114,28 @@ def hydra_entry(cfg: DictConfig) -> None:
             cli.FAILED_JOBS.append(f"job {hydra_cfg.job.num}: {err}")
             return
         sys.exit(2)
+
+
+class SweepFailures(Callback):
+    """Counts a sweep's failed jobs from their `status.txt`, in the process that launched them.
+
+    The basic launcher runs jobs in this process, but parallel ones (joblib, submitit) run them
+    in others, where `cli.FAILED_JOBS` is out of reach; the folders are not. Registered in
+    configs/config.yaml under `hydra.callbacks`.
+    """
+
+    def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
+        from dtl_cli import cli
+
+        sweep_dir = Path(str(config.hydra.sweep.dir))
+        failed = []
+        for status in sorted(sweep_dir.rglob("status.txt"), key=_job_order):
+            text = status.read_text(encoding="utf-8", errors="replace").strip()
+            if text.startswith("failed"):
+                job = status.parent.relative_to(sweep_dir)
+                failed.append(f"job {job}: {text.removeprefix('failed:').strip()}")
+        cli.FAILED_JOBS[:] = failed
+
+
+def _job_order(path: Path) -> list[tuple[int, str]]:
+    return [(int(p), "") if p.isdigit() else (1 << 30, p) for p in path.parts]

@@ -79,3 +79,24 @@ def test_cfg_job_prints_the_composed_config(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert "method: linear" in result.stdout and "tokenizer: jieba" in result.stdout
+
+
+def test_info_shows_versions_devices_and_the_config_choice(tmp_path):
+    ok = subprocess.run(
+        dtl_executable() + ["info", "device=cpu"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert "tensorflow" in ok.stdout and "/physical_device:CPU:0" in ok.stdout
+    assert "would use" in ok.stdout and "/CPU:0" in ok.stdout
+    missing = subprocess.run(
+        dtl_executable() + ["info", "device=gpu", "device.gpus=[0,1]"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert missing.returncode == 2 and "asks for 2 GPU(s)" in " ".join(missing.stdout.split())

@@ -66,3 +66,59 @@ def test_missing_gpu_is_a_clear_error_unless_fallback_cpu():
 def test_bad_requests_name_the_key(kind, gpus, fallback, message):
     with pytest.raises(ConfigError, match=message.replace("[", r"\[")):
         plan_devices(kind, gpus, fallback)
+
+
+def test_later_sweep_job_picks_its_gpu_by_name_when_visibility_is_fixed():
+    # TensorFlow already imported by an earlier job: every GPU stays visible.
+    plan = plan_devices("gpu", [1])
+    assert resolve_devices(plan, TWO_GPUS, renumbered=False) == ["/GPU:1"]
+    with pytest.raises(DeviceError, match="device.gpus=\\[2\\]"):
+        resolve_devices(plan_devices("gpu", [2], "error"), TWO_GPUS, renumbered=False)
+
+
+def test_apply_leaves_visibility_alone_once_tensorflow_is_imported(monkeypatch):
+    import os
+
+    monkeypatch.setitem(sys.modules, "tensorflow", object())
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
+    assert apply_device_plan(plan_devices("gpu", [1])) is False
+    assert os.environ["CUDA_VISIBLE_DEVICES"] == "0,1"
+
+
+_MIRRORED = """
+import numpy as np, tensorflow as tf, keras
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(
+    cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()]
+)
+from dtl_cli import device
+from dtl_cli.models.classifier import Architecture, build_classifier
+from dtl_cli.models.training import fit_classifier, predict_classes
+device.use_devices(["/CPU:0", "/CPU:1"])
+rng = np.random.default_rng(0)
+matrix = rng.normal(size=(12, 4)).astype("float32")
+ids = rng.integers(2, 12, size=(64, 5)).astype("int32")
+labels = (ids[:, 0] < 7).astype("int64")
+with device.device_scope():
+    strategy = tf.distribute.get_strategy()
+    print("STRATEGY", type(strategy).__name__, strategy.num_replicas_in_sync)
+    keras.utils.set_random_seed(0)
+    model = build_classifier(Architecture(hidden=(8,), dropout=0.0), matrix, 2)
+    history = fit_classifier(model, ids, labels, epochs=3, batch_size=16, learning_rate=0.05,
+                             validation_split=0.0, patience=1, seed=0)
+print("LOSS", history["loss"][0], history["loss"][-1])
+print("PRED", len(predict_classes(model, ids)))
+"""
+
+
+def test_mirrored_strategy_trains_over_two_logical_cpus():
+    import subprocess
+
+    result = subprocess.run(
+        [sys.executable, "-c", _MIRRORED], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "STRATEGY MirroredStrategy 2" in result.stdout
+    first, last = (float(x) for x in result.stdout.split("LOSS ")[1].split()[:2])
+    assert last < first
+    assert "PRED 64" in result.stdout

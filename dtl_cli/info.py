@@ -1,0 +1,65 @@
+"""`dtl info [OVERRIDE ...]`: versions, the devices TensorFlow sees, and what a config uses."""
+
+from __future__ import annotations
+
+import sys
+from importlib import metadata
+
+from rich.table import Table
+
+from dtl_cli import __version__, ui
+from dtl_cli.errors import DtlError
+
+PACKAGES = ("tensorflow", "keras", "hydra-core", "omegaconf", "gensim", "nltk", "jieba", "numpy")
+
+
+def main(overrides: list[str]) -> int:
+    from dtl_cli.device import init_tensorflow, plan_devices
+    from dtl_cli.hydra_app import compose_config, one_line
+
+    try:
+        cfg = compose_config(overrides)
+    except DtlError as err:
+        ui.error(str(err))
+        return 2
+    except Exception as err:  # a Hydra/OmegaConf composition error: the user's config
+        ui.error(one_line(err))
+        return 2
+    d = cfg.device
+    try:
+        plan = plan_devices(d.kind, list(d.gpus), d.fallback, d.memory_growth, d.mixed_precision)
+        devices = init_tensorflow(plan, cfg.seed, deterministic=False)
+        use = ", ".join(devices) + (" (MirroredStrategy)" if len(devices) > 1 else "")
+    except DtlError as err:
+        use = f"error: {err}"
+    import tensorflow as tf
+
+    versions = Table(title="versions", show_header=False)
+    versions.add_row("dtl", __version__)
+    versions.add_row("python", sys.version.split()[0])
+    for package in PACKAGES:
+        try:
+            versions.add_row(package, metadata.version(package))
+        except metadata.PackageNotFoundError:
+            versions.add_row(package, "not installed")
+    ui.console.print(versions)
+
+    seen = Table(title="devices TensorFlow sees")
+    for column in ("device", "type", "details"):
+        seen.add_column(column)
+    for device in tf.config.list_physical_devices():
+        details = ""
+        if device.device_type == "GPU":
+            info = tf.config.experimental.get_device_details(device)
+            details = ", ".join(f"{k}={v}" for k, v in info.items())
+        seen.add_row(device.name, device.device_type, details)
+    ui.console.print(seen)
+
+    chosen = Table(title="this config", show_header=False)
+    chosen.add_row("device", f"{d.kind} (gpus={list(d.gpus)}, fallback={d.fallback})")
+    chosen.add_row("mixed precision", str(d.mixed_precision))
+    chosen.add_row("would use", use)
+    chosen.add_row("store", str(cfg.paths.store))
+    chosen.add_row("run folders", str(cfg.paths.output))
+    ui.console.print(chosen)
+    return 2 if use.startswith("error") else 0
