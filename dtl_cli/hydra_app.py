@@ -7,6 +7,7 @@ worker processes of a parallel launcher.
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import hydra
@@ -124,12 +125,18 @@ class SweepFailures(Callback):
     configs/config.yaml under `hydra.callbacks`.
     """
 
+    def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        self.started = time.time()
+
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         from dtl_cli import cli
 
         sweep_dir = Path(str(config.hydra.sweep.dir))
+        started = getattr(self, "started", 0.0) - 1.0
         failed = []
         for status in sorted(sweep_dir.rglob("status.txt"), key=_job_order):
+            if status.stat().st_mtime < started:  # left by an earlier sweep into the same folder
+                continue
             text = status.read_text(encoding="utf-8", errors="replace").strip()
             if text.startswith("failed"):
                 job = status.parent.relative_to(sweep_dir)
