@@ -55,10 +55,24 @@ def stratified_sample(labels: np.ndarray, k: int, seed: int) -> np.ndarray:
     return np.sort(np.array(taken, dtype=np.int64))
 
 
+LENGTH_STEP = 16  # batch lengths are rounded up to a multiple of this
+
+
 def _trim_to_longest(ids: tf.Tensor, labels: tf.Tensor):
-    """Cut a padded batch [b, max_len] to its longest document (padding id 0 at the end)."""
-    lengths = tf.reduce_sum(tf.cast(ids != 0, tf.int32), axis=1)
-    return ids[:, : tf.maximum(tf.reduce_max(lengths), 1)], labels
+    """Cut a padded batch [b, max_len] to its longest document (padding id 0 at the end),
+    rounded up to a multiple of LENGTH_STEP: few distinct shapes, so few retraces."""
+    longest = tf.reduce_max(tf.reduce_sum(tf.cast(ids != 0, tf.int32), axis=1))
+    length = tf.maximum((longest + LENGTH_STEP - 1) // LENGTH_STEP * LENGTH_STEP, 1)
+    return ids[:, :length], labels
+
+
+class _StopOnNaN(keras.callbacks.Callback):
+    """Stop at the end of an epoch whose loss is NaN/inf. Checked per epoch, not per batch as
+    keras.callbacks.TerminateOnNaN does: reading the loss every batch stalls the pipeline."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs and not np.isfinite(logs.get("loss", 0.0)):
+            self.model.stop_training = True
 
 
 def make_dataset(
@@ -92,6 +106,7 @@ def fit_classifier(
     class_weight: str = "none",
     tensorboard_dir: Path | None = None,
     on_epoch: Callable[[int, dict], None] | None = None,
+    callbacks: list[keras.callbacks.Callback] | None = None,
 ) -> dict[str, list[float]]:
     """Train on ids [n, max_len] / labels [n] (int class ids); return the per-epoch history.
 
@@ -109,7 +124,7 @@ def fit_classifier(
     order = np.random.default_rng(seed).permutation(len(labels))
     ids, labels = ids[order], labels[order]
     n_val = int(round(len(labels) * validation_split))
-    callbacks: list[keras.callbacks.Callback] = [keras.callbacks.TerminateOnNaN()]
+    callbacks = [_StopOnNaN(), *(callbacks or [])]
     validation = None
     if n_val >= 2 * n_classes and len(labels) - n_val >= n_classes:
         validation = make_dataset(ids[-n_val:], labels[-n_val:], batch_size, shuffle=False)
