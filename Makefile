@@ -35,6 +35,8 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python scripts/bench_cli.py
+	$(BIN)/python scripts/bench_train.py
+	$(BIN)/python scripts/bench_mapping.py
 
 clean:
 	rm -rf $(VENV) .dtl outputs multirun

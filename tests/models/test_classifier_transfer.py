@@ -227,14 +227,13 @@ def test_adabn_sets_norm_statistics_to_the_new_domain():
     assert not adapt_normalization(plain, ids2)
 
 
-def test_dataset_trims_each_batch_to_its_longest_document():
-    ids = np.zeros((4, 10), dtype="int32")
-    ids[0, :3] = 5
-    ids[1, :7] = 5
-    ids[2, :2] = 5
-    ids[3, :1] = 5
+def test_dataset_trims_each_batch_to_its_longest_document_in_steps_of_16():
+    ids = np.zeros((4, 40), dtype="int32")
+    for row, length in enumerate([3, 20, 2, 1]):
+        ids[row, :length] = 5
     batches = list(make_dataset(ids, np.arange(4), batch_size=2, shuffle=False))
-    assert [b[0].shape[1] for b in batches] == [7, 2]
+    assert [b[0].shape[1] for b in batches] == [32, 16]
+    np.testing.assert_array_equal(batches[0][0].numpy(), ids[:2, :32])
 
 
 def test_balanced_class_weights():
