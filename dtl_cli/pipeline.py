@@ -6,7 +6,9 @@ from __future__ import annotations
 import importlib
 import json
 import platform
+import re
 import resource
+import subprocess
 import time
 from importlib import metadata
 from pathlib import Path
@@ -45,6 +47,7 @@ def run_pipeline(verb: str, cfg: DictConfig, run_dir: Path, devices: list[str]) 
         "store": str(Path(cfg.paths.store).resolve()),
         "devices": devices,
         "versions": _versions(),
+        **run_context(),
         "stages": {},
     }
     for name in STAGES[: last + 1]:
@@ -77,3 +80,57 @@ def _versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:  # e.g. tensorflow-cpu instead of tensorflow
             versions[package] = "not installed"
     return versions
+
+
+def run_context() -> dict:
+    """Where and from what this run came: host, the project's git commit (None outside a
+    checkout, `git_dirty` when it has uncommitted changes) and the command-line overrides."""
+    commit, dirty = git_commit()
+    return {
+        "host": platform.node(),
+        "git_commit": commit,
+        "git_dirty": dirty,
+        "overrides": _overrides(),
+    }
+
+
+def git_commit(folder: Path | None = None) -> tuple[str | None, bool | None]:
+    """(HEAD, has uncommitted changes) of the checkout dtl runs from, or (None, None).
+
+    Only the repository whose top folder holds the dtl_cli package counts (an editable install),
+    not one that merely contains an installed copy. Never raises: a missing `git`, a timeout or
+    any git error gives (None, None).
+    """
+    repo = folder or Path(__file__).resolve().parent.parent
+    if not (repo / ".git").exists():
+        return None, None
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(repo), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
+        commit = head.stdout.strip()
+        if head.returncode != 0 or not re.fullmatch(r"[0-9a-f]{40}", commit):
+            return None, None
+        status = subprocess.run(
+            ["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
+        dirty = bool(status.stdout.strip()) if status.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError, UnicodeDecodeError):
+        return None, None
+    return commit, dirty
+
+
+def _overrides() -> list[str]:
+    """The run's command-line overrides (this job's values in a sweep); [] outside Hydra."""
+    try:
+        from hydra.core.hydra_config import HydraConfig
+
+        return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
+    except Exception:  # a record field must never fail the run
+        return []

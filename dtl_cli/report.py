@@ -172,7 +172,8 @@ def read_run(folder: Path) -> dict[str, Any]:
         if isinstance(bli, dict):  # `dtl transfer` writes no metrics.json; BLI is in run.json
             metrics.update(flatten(bli, "bli"))
         row["host"] = record.get("host", "")
-        row["git_commit"] = record.get("git_commit") or ""
+        commit = record.get("git_commit") or ""
+        row["git_commit"] = f"{commit}+dirty" if commit and record.get("git_dirty") else commit
         for stage, info in (record.get("stages") or {}).items():
             if isinstance(info, dict) and isinstance(info.get("seconds"), (int, float)):
                 row[f"seconds.{stage}"] = float(info["seconds"])
@@ -371,7 +372,8 @@ def format_cell(mean: float, std: float) -> str:
 
 
 def _runs_cell(row: pd.Series) -> str:
-    return str(row["runs"]) if row["done"] == row["runs"] else f"{row['done']} of {row['runs']}"
+    runs, done = int(row["runs"]), int(row["done"])
+    return str(runs) if done == runs else f"{done} of {runs}"
 
 
 def _value_text(value: Any) -> str:
@@ -471,7 +473,7 @@ def timings_table(runs: pd.DataFrame):
         cells = [
             _short_run(row["run"]),
             _text(row["host"]),
-            _text(row["git_commit"])[:12],
+            _short_commit(row["git_commit"]),
             _text(row["overrides"]),
         ]
         cells += [_number(row[s], 1) for s in stages] + [_number(row["peak_memory_mb"], 0)]
@@ -482,6 +484,12 @@ def timings_table(runs: pd.DataFrame):
 def _short_run(run: str) -> str:
     parts = Path(run).parts
     return str(Path(*parts[-3:])) if len(parts) > 3 else run
+
+
+def _short_commit(value: Any) -> str:
+    """`<40 hex>+dirty` -> `<12 hex>+dirty` (uncommitted changes when the run started)."""
+    commit, _, dirty = _text(value).partition("+")
+    return commit[:12] + (f"+{dirty}" if dirty else "")
 
 
 def _text(value: Any) -> str:
@@ -542,7 +550,7 @@ def write_markdown(
         )
         lines.append(_md_row(["---"] * 3 + ["---:"] * len(stages)))
         for _, row in frame.iterrows():
-            cells = [_short_run(row["run"]), _text(row["host"]), _text(row["git_commit"])[:12]]
+            cells = [_short_run(row["run"]), _text(row["host"]), _short_commit(row["git_commit"])]
             lines.append(_md_row(cells + [_number(row[s], 1) for s in stages]))
         lines.append("")
     path.write_text("\n".join(lines), encoding="utf-8")
