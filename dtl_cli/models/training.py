@@ -157,6 +157,7 @@ def fit_classifier(
         make_dataset(ids, labels, batch_size, shuffle=True, seed=seed),
         validation_data=validation,
         epochs=epochs,
+        shuffle=False,  # the dataset shuffles itself, with the seed
         verbose=0,
         callbacks=callbacks,
         class_weight=weights,
