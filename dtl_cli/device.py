@@ -53,14 +53,15 @@ def plan_devices(
     return DevicePlan(kind, tuple(gpus), fallback, memory_growth, mixed_precision)
 
 
-def apply_device_plan(plan: DevicePlan) -> bool:
+def apply_device_plan(plan: DevicePlan, narrow: bool = True) -> bool:
     """Set the environment TensorFlow reads at import; True if GPU visibility was narrowed.
 
-    Once TensorFlow is imported (a later job of a sweep in the same process) visibility can no
-    longer change: then every GPU stays visible and jobs pick theirs by device name.
+    Visibility is narrowed only for a single run (`narrow`) before TensorFlow's import. In a
+    sweep, jobs share a process (basic launcher) or a reused worker (joblib): every GPU stays
+    visible there and each job picks its own by device name.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    if plan.kind == "auto" or "tensorflow" in sys.modules:
+    if plan.kind == "auto" or not narrow or "tensorflow" in sys.modules:
         return False
     os.environ["CUDA_VISIBLE_DEVICES"] = plan.visible_devices
     return True
@@ -124,9 +125,14 @@ def device_scope() -> Iterator[None]:
         yield
 
 
-def init_tensorflow(plan: DevicePlan, seed: int, deterministic: bool) -> list[str]:
-    """Import TensorFlow with the plan applied; seed it; return the device names in use."""
-    renumbered = apply_device_plan(plan)
+def init_tensorflow(
+    plan: DevicePlan, seed: int, deterministic: bool, narrow: bool = True
+) -> list[str]:
+    """Import TensorFlow with the plan applied; seed it; return the device names in use.
+
+    `narrow=False` (sweeps) keeps every GPU visible; see apply_device_plan.
+    """
+    renumbered = apply_device_plan(plan, narrow)
     with _native_stderr_to_log():
         import keras
         import tensorflow as tf

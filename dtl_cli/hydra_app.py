@@ -27,8 +27,9 @@ CONFIG_MODULE = "dtl_cli.configs"
 def check_overrides(args: list[str]) -> str | None:
     """Compose the config a single run would use and resolve it; return a one-line problem.
 
-    Lets a typo fail at once, with the key named, before any work. Sweeps (-m) are left to
-    Hydra, so one bad cell of a grid fails alone; --help, --info and --cfg need no check.
+    Lets a typo fail at once, with the key named, before any work. For a sweep (-m), every
+    value of every swept key is checked (see `check_sweep`); --help, --info and --cfg need no
+    check.
     """
     from hydra._internal.utils import get_args_parser
 
@@ -36,12 +37,52 @@ def check_overrides(args: list[str]) -> str | None:
         parsed = get_args_parser().parse_args(args)
     except SystemExit:
         return "could not parse the command line; see `dtl run --help`"
-    if parsed.multirun or parsed.help or parsed.hydra_help or parsed.info or parsed.cfg:
+    if parsed.help or parsed.hydra_help or parsed.info or parsed.cfg:
         return None
+    if parsed.multirun:
+        return check_sweep(parsed.overrides)
     try:
         compose_config(parsed.overrides)
     except Exception as err:  # any composition failure is the user's config: report it
         return one_line(err)
+    return None
+
+
+def check_sweep(overrides: list[str]) -> str | None:
+    """Compose each value of each swept key once (the other keys at their first value).
+
+    Hydra itself composes every cell of a grid before it launches any, and stops the whole
+    sweep on a bad one with a multi-line message; this finds the same mistakes first, in
+    1 + sum(values - 1) compositions instead of one per cell, and says it on one line. Sweeps
+    this cannot enumerate (glob) are left to Hydra.
+    """
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    try:
+        parsed = OverridesParser.create().parse_overrides(
+            [o for o in overrides if not o.startswith(("hydra.", "hydra/"))]
+        )
+        choices = []
+        for override in parsed:
+            if override.is_sweep_override():
+                key = override.get_key_element()
+                values = [f"{key}={v}" for v in override.sweep_string_iterator()]
+            else:
+                values = [override.input_line]
+            choices.append(values)
+    except Exception:  # a syntax Hydra will reject, or a glob sweep: Hydra says it best
+        return None
+    base = [values[0] for values in choices if values]
+    cells = [base] + [
+        [*base[:i], value, *base[i + 1 :]]
+        for i, values in enumerate(choices)
+        for value in values[1:]
+    ]
+    for cell in cells:
+        try:
+            compose_config(cell)
+        except Exception as err:  # as in check_overrides: the user's config
+            return f"{one_line(err)} (in the sweep; no job was started)"
     return None
 
 
@@ -103,7 +144,8 @@ def hydra_entry(cfg: DictConfig) -> None:
 
         d = cfg.device
         plan = plan_devices(d.kind, list(d.gpus), d.fallback, d.memory_growth, d.mixed_precision)
-        devices = init_tensorflow(plan, cfg.seed, cfg.deterministic)
+        multirun = hydra_cfg.mode == RunMode.MULTIRUN
+        devices = init_tensorflow(plan, cfg.seed, cfg.deterministic, narrow=not multirun)
         from dtl_cli.pipeline import run_pipeline
 
         run_pipeline(verb, cfg, run_dir, devices)

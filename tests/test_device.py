@@ -122,3 +122,26 @@ def test_mirrored_strategy_trains_over_two_logical_cpus():
     first, last = (float(x) for x in result.stdout.split("LOSS ")[1].split()[:2])
     assert last < first
     assert "PRED 64" in result.stdout
+
+
+def test_sweep_jobs_in_one_process_each_get_the_gpu_they_ask_for(monkeypatch):
+    """Basic launcher: job 0 asks for GPU 0, job 1 for GPU 1, in one process (TF imported)."""
+    import tensorflow as tf
+
+    from dtl_cli import device
+
+    fake = [tf.config.PhysicalDevice(name, "GPU") for name in TWO_GPUS]
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: fake)
+    monkeypatch.setattr(tf.config.experimental, "set_memory_growth", lambda gpu, on: None)
+    monkeypatch.setattr(tf.config.experimental, "enable_op_determinism", lambda: None)
+    monkeypatch.setitem(sys.modules, "tensorflow", tf)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
+    first = device.init_tensorflow(plan_devices("gpu", [0]), 0, True, narrow=False)
+    second = device.init_tensorflow(plan_devices("gpu", [1]), 0, True, narrow=False)
+    both = device.init_tensorflow(plan_devices("gpu", [0, 1]), 0, True, narrow=False)
+    cpu = device.init_tensorflow(plan_devices("cpu", []), 0, True, narrow=False)
+    assert (first, second, both, cpu) == (["/GPU:0"], ["/GPU:1"], ["/GPU:0", "/GPU:1"], ["/CPU:0"])
+    import os
+
+    assert os.environ["CUDA_VISIBLE_DEVICES"] == "0,1"  # never narrowed inside a sweep
+    device.use_devices([])
