@@ -50,3 +50,15 @@ def test_slurm_gpu_preset_from_the_command_line(tmp_path):
     launcher = OmegaConf.create(result.stdout).hydra.launcher
     assert launcher.partition == "gpu" and launcher.gpus_per_node == 1
     assert launcher._target_.endswith("SlurmLauncher")
+
+
+def test_check_sweep_tries_every_value_of_every_swept_key():
+    from dtl_cli.hydra_app import check_sweep
+
+    ok = ["mapping=linear,procrustes", "evaluation.k=0,20", "hydra.launcher.n_jobs=2"]
+    assert check_sweep(ok) is None
+    assert check_sweep(["seed=range(0,3)", "model.epochs=3"]) is None
+    problem = check_sweep(["mapping=linear", "model.epochs=3,abc", "seed=0,1"])
+    assert "model.epochs=abc" in problem and problem.endswith("no job was started)")
+    assert "mapping/bogus" in check_sweep(["evaluation.k=0,20", "mapping=procrustes,bogus"])
+    assert check_sweep(["mapping=glob(*)"]) is None  # left to Hydra

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import run_dtl
+from conftest import REPO, run_dtl
 
 pytestmark = pytest.mark.e2e
 
@@ -113,10 +113,14 @@ def test_joblib_sweep_computes_the_shared_pretrain_entry_once(tmp_path):
 
 def test_unknown_option_in_a_grid_stops_the_sweep_before_any_job(grid, tmp_path):
     _, store, _ = grid
-    result = run_dtl(["run", "-m", "mapping=linear,bogus"], tmp_path, store)
-    assert result.returncode != 0
-    assert "Could not find 'mapping/bogus'" in result.stderr
-    assert not list((tmp_path / "outputs").rglob("status.txt"))  # no job ran
+    result = run_dtl(["run", "-m", "mapping=linear,bogus", "evaluation.k=0,20"], tmp_path, store)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "dtl: error: In 'config': Could not find 'mapping/bogus'; choose one of: "
+        + ", ".join(sorted(p.stem for p in (REPO / "configs" / "mapping").glob("*.yaml")))
+        + " (in the sweep; no job was started)"
+    ]
+    assert not (tmp_path / "outputs").exists()  # no sweep folder, no job
 
 
 @pytest.mark.parametrize("launcher", ["basic", "joblib"])
