@@ -653,7 +653,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="*", metavar="PATH", help="run or sweep folders (searched)")
     p.add_argument(
         "--metric",
-        default=DEFAULT_METRIC,
+        default=None,
         help=f"metric to plot and put first (default {DEFAULT_METRIC}; also "
         f"{', '.join(METRICS)}, or any numeric key of metrics.json)",
     )
@@ -685,14 +685,25 @@ def output_folder(paths: Sequence[str], out: str | None) -> Path:
 
 def report(
     paths: Sequence[str],
-    metric: str = DEFAULT_METRIC,
+    metric: str | None = None,
     group: list[str] | None = None,
     out: str | None = None,
     timings: bool = False,
     console=None,
 ) -> dict[str, Any]:
-    """Collect, summarise, print and write; returns the frames and the files written."""
+    """Collect, summarise, print and write; returns the frames and the files written.
+
+    Without `metric`, transfer accuracy, or the first main metric the runs have (`dtl transfer`
+    sweeps have BLI only). Main metrics no run has are left out of the table.
+    """
     runs = collect(paths)
+    note = ""
+    if metric is None:
+        metric = DEFAULT_METRIC
+        fallback = next((m for m in METRICS if _has_values(runs, m)), metric)
+        if fallback != metric:
+            note = f"no {metric} in these runs (no evaluate stage): showing {fallback}"
+            metric = fallback
     metric = resolve_metric(metric, runs)
     if group is None:
         group = swept_keys(runs)
@@ -703,7 +714,7 @@ def report(
                 f"--group {unknown[0]!r} is not a key any run overrode; "
                 f"choose from {', '.join(runs.attrs['params']) or '(no overrides)'}"
             )
-    metrics = [metric] + [m for m in METRICS if m != metric]
+    metrics = [metric] + [m for m in METRICS if m != metric and _has_values(runs, m)]
     summary = summarize(runs, group, metrics)
     folder = output_folder(paths, out)
     counts = runs["status"].value_counts()
@@ -715,6 +726,8 @@ def report(
 
         console = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
     render(console, runs, summary, group, metrics, title, timings)
+    if note:
+        console.print(f"  [dim]{note}[/dim]")
     files = [folder / "report.csv", folder / "runs.csv", folder / "report.md"]
     write_csv(files[0], summary)
     columns = [c for c in RUN_COLUMNS if c in runs.columns]
@@ -724,6 +737,10 @@ def report(
     files += plot(folder, summary, group, metric, title)
     console.print(f"  wrote {', '.join(str(f) for f in files)}", soft_wrap=True)
     return {"runs": runs, "summary": summary, "group": group, "files": files}
+
+
+def _has_values(runs: pd.DataFrame, metric: str) -> bool:
+    return metric in runs.columns and bool(runs[metric].notna().any())
 
 
 def main(argv: list[str] | None = None) -> int:

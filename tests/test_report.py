@@ -226,3 +226,20 @@ def test_dtl_report_imports_neither_tensorflow_nor_hydra(sweep):
     )
     assert result.returncode == 0, result.stderr
     assert "HEAVY []" in result.stdout
+
+
+def test_transfer_sweep_without_metrics_json_reports_bli_from_run_json(tmp_path):
+    for job, (mapping, p1) in enumerate([("linear", 0.4), ("procrustes", 0.8)]):
+        bli = {"coverage": 1.0, "nn": {"p@1": p1}, "csls": {"p@1": p1 + 0.1}}
+        make_run(
+            tmp_path / str(job),
+            [f"mapping={mapping}"],
+            accuracy=None,
+            record={"stages": {"map": {"bli": bli, "seconds": 0.1}}},
+        )
+    console = Console(record=True, width=200)
+    result = report.report([str(tmp_path)], console=console)
+    text = console.export_text()
+    assert "showing bli.nn.p@1" in text and "accuracy" not in text.split("mean ±")[0]
+    assert list(result["summary"]["bli.nn.p@1"]) == [0.4, 0.8]
+    assert (tmp_path / "bli.nn.pat1.png").is_file()
