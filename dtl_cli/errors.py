@@ -18,3 +18,14 @@ class ConfigError(DtlError):
 
 class DeviceError(DtlError):
     """A requested device is not available."""
+
+
+def decode_utf8_line(path: object, raw: bytes, line_no: int) -> str:
+    """`raw` as UTF-8 text, or a DataError naming file, line and column of the bad byte."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise DataError(
+            f"{path}:{line_no}: not UTF-8 (byte 0x{raw[err.start]:02x} at column {err.start + 1}); "
+            "re-save the file as UTF-8"
+        ) from None

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dtl_cli.errors import DataError
+from dtl_cli.errors import DataError, decode_utf8_line
 
 _TEXT_SUFFIXES = (".vec", ".txt")
 _GENSIM_SUFFIXES = (".kv", ".model")
@@ -145,7 +145,7 @@ def _parse_text(path, handle, max_vocab, lowercase) -> tuple[list[str], np.ndarr
     for line_no, raw in enumerate(handle, start=2):
         if len(words) == capacity and max_vocab is not None:
             break
-        line = _decode(path, raw, line_no).rstrip("\r\n").rstrip(" ")
+        line = decode_utf8_line(path, raw, line_no).rstrip("\r\n").rstrip(" ")
         if not line:
             continue
         n_rows += 1
@@ -185,7 +185,7 @@ def _parse_text(path, handle, max_vocab, lowercase) -> tuple[list[str], np.ndarr
 
 
 def _parse_header(path: Path, raw: bytes) -> tuple[int, int]:
-    header = _decode(path, raw, 1).strip().lstrip("\ufeff")
+    header = decode_utf8_line(path, raw, 1).strip().lstrip("\ufeff")
     fields = header.split()
     if len(fields) == 2 and all(f.isdigit() for f in fields) and int(fields[1]) > 0:
         return int(fields[0]), int(fields[1])
@@ -194,16 +194,6 @@ def _parse_header(path: Path, raw: bytes) -> tuple[int, int]:
         f"{path}:1: bad header {shown!r}; the first line must be '<count> <dim>' "
         "(GloVe files have none: add it)"
     )
-
-
-def _decode(path: Path, raw: bytes, line_no: int) -> str:
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise DataError(
-            f"{path}:{line_no}: not UTF-8 (byte 0x{raw[err.start]:02x} at column {err.start + 1}); "
-            "re-save the file as UTF-8"
-        ) from None
 
 
 def _is_float(text: str) -> bool:

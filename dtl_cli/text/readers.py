@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from dtl_cli.errors import DataError
+from dtl_cli.errors import DataError, decode_utf8_line
 
 FORMATS = ("auto", "csv", "tsv", "jsonl", "dir")
 _SUFFIX_FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".json": "jsonl"}
@@ -65,7 +65,7 @@ def _stream_lines(path: Path) -> Iterator[str]:
     try:
         with opener(path, "rb") as handle:
             for line_no, raw in enumerate(handle, start=1):
-                text = _decode_line(path, raw, line_no)
+                text = decode_utf8_line(path, raw, line_no)
                 if line_no == 1:
                     text = text.lstrip("\ufeff")
                 text = text.strip()
@@ -73,16 +73,6 @@ def _stream_lines(path: Path) -> Iterator[str]:
                     yield text
     except (OSError, EOFError, zlib.error) as err:
         raise DataError(f"{path}: cannot read ({err}); check the file is not truncated") from err
-
-
-def _decode_line(path: Path, raw: bytes, line_no: int) -> str:
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise DataError(
-            f"{path}:{line_no}: not UTF-8 (byte 0x{raw[err.start]:02x} at column {err.start + 1}); "
-            "re-save the file as UTF-8"
-        ) from None
 
 
 def _first_bad_utf8_line(path: Path) -> DataError:
@@ -165,7 +155,7 @@ def _parse_jsonl(
     labels: list[str] = []
     where: list[str] = []
     for line_no, raw in enumerate(handle, start=1):
-        line = _decode_line(path, raw, line_no)
+        line = decode_utf8_line(path, raw, line_no)
         if line_no == 1:
             line = line.lstrip("\ufeff")
         if not line.strip():

@@ -174,44 +174,13 @@ def test_gradual_unfreezing_reaches_the_embeddings_last():
 
 def test_unknown_strategy_and_single_class_and_nan_are_clear_errors():
     model, ids, labels = _trained(np.random.default_rng(4))
+    fit = {"batch_size": 8, "validation_split": 0.0, "patience": 1, "seed": 0}
     with pytest.raises(TrainingError, match="model.finetune.strategy='bogus'"):
-        finetune(
-            model,
-            ids,
-            labels,
-            strategy="bogus",
-            epochs=1,
-            batch_size=8,
-            learning_rate=0.01,
-            validation_split=0.0,
-            patience=1,
-            seed=0,
-        )
+        finetune(model, ids, labels, strategy="bogus", epochs=1, learning_rate=0.01, **fit)
     with pytest.raises(TrainingError, match="all have one label"):
-        fit_classifier(
-            model,
-            ids[:5],
-            np.zeros(5, dtype=int),
-            epochs=1,
-            batch_size=8,
-            learning_rate=0.01,
-            validation_split=0.0,
-            patience=1,
-            seed=0,
-        )
+        fit_classifier(model, ids[:5], np.zeros(5, dtype=int), epochs=1, learning_rate=0.01, **fit)
     with pytest.raises(TrainingError, match="loss became NaN"):
-        fit_classifier(
-            model,
-            ids,
-            labels,
-            epochs=3,
-            batch_size=8,
-            learning_rate=1e30,
-            validation_split=0.0,
-            patience=1,
-            seed=0,
-            optimizer="sgd",
-        )
+        fit_classifier(model, ids, labels, epochs=3, learning_rate=1e30, optimizer="sgd", **fit)
 
 
 def test_adabn_sets_norm_statistics_to_the_new_domain():
