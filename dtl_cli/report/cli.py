@@ -1,0 +1,143 @@
+"""The `dtl report` command: argparse, then collect, summarise, print and write the files."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from dtl_cli.report.plots import plot
+from dtl_cli.report.render import render, write_csv, write_markdown
+from dtl_cli.report.runs import DONE, FAILED, RUN_COLUMNS, RUNNING, ReportError, collect
+from dtl_cli.report.summarise import (
+    DEFAULT_METRIC,
+    METRICS,
+    resolve_metric,
+    summarize,
+    swept_keys,
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, not argparse's usage + error
+        raise ReportError(f"{message} (see `dtl report --help`)")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="dtl report",
+        description="Summarise dtl runs and sweeps: one row per configuration, mean ± std over "
+        "seeds, best per metric in bold; writes report.csv, report.md, runs.csv and PNG plots.",
+    )
+    p.add_argument("paths", nargs="*", metavar="PATH", help="run or sweep folders (searched)")
+    p.add_argument(
+        "--metric",
+        default=None,
+        help=f"metric to plot and put first (default {DEFAULT_METRIC}; also "
+        f"{', '.join(METRICS)}, or any numeric key of metrics.json)",
+    )
+    p.add_argument(
+        "--group",
+        default=None,
+        help="comma-separated keys to group by (default: every swept key except seed)",
+    )
+    p.add_argument("--out", default=None, help="folder for the files (default: the given folder)")
+    p.add_argument("--timings", action="store_true", help="per-run stage seconds from run.json")
+    return p
+
+
+def output_folder(paths: Sequence[str], out: str | None) -> Path:
+    if out:
+        folder = Path(out)
+    elif len(paths) == 1:
+        folder = Path(paths[0])
+    else:
+        folder = Path(os.path.commonpath([os.path.abspath(p) for p in paths]))
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ReportError(f"cannot create the output folder {folder}: {err.strerror}") from err
+    if not os.access(folder, os.W_OK):
+        raise ReportError(f"cannot write into {folder}; choose another with --out")
+    return folder
+
+
+def report(
+    paths: Sequence[str],
+    metric: str | None = None,
+    group: list[str] | None = None,
+    out: str | None = None,
+    timings: bool = False,
+    console=None,
+) -> dict[str, Any]:
+    """Collect, summarise, print and write; returns the frames and the files written.
+
+    Without `metric`, transfer accuracy, or the first main metric the runs have (`dtl transfer`
+    sweeps have BLI only). Main metrics no run has are left out of the table.
+    """
+    runs = collect(paths)
+    note = ""
+    if metric is None:
+        metric = DEFAULT_METRIC
+        fallback = next((m for m in METRICS if _has_values(runs, m)), metric)
+        if fallback != metric:
+            note = f"no {metric} in these runs (no evaluate stage): showing {fallback}"
+            metric = fallback
+    metric = resolve_metric(metric, runs)
+    if group is None:
+        group = swept_keys(runs)
+    else:
+        unknown = [key for key in group if key not in runs.columns]
+        if unknown:
+            raise ReportError(
+                f"--group {unknown[0]!r} is not a key any run overrode; "
+                f"choose from {', '.join(runs.attrs['params']) or '(no overrides)'}"
+            )
+    metrics = [metric] + [m for m in METRICS if m != metric and _has_values(runs, m)]
+    summary = summarize(runs, group, metrics)
+    folder = output_folder(paths, out)
+    counts = runs["status"].value_counts()
+    title = f"dtl report: {len(runs)} run(s), {len(summary)} configuration(s) — " + ", ".join(
+        f"{counts[s]} {s}" for s in (DONE, FAILED, RUNNING) if s in counts
+    )
+    if console is None:
+        from rich.console import Console
+
+        console = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+    render(console, runs, summary, group, metrics, title, timings)
+    if note:
+        console.print(f"  [dim]{note}[/dim]")
+    files = [folder / "report.csv", folder / "runs.csv", folder / "report.md"]
+    write_csv(files[0], summary)
+    columns = [c for c in RUN_COLUMNS if c in runs.columns]
+    rest = [c for c in runs.columns if c not in columns]
+    runs[columns + rest].to_csv(files[1], index=False)
+    write_markdown(files[2], runs, summary, group, metrics, title, timings)
+    files += plot(folder, summary, group, metric, title)
+    console.print(f"  wrote {', '.join(str(f) for f in files)}", soft_wrap=True)
+    return {"runs": runs, "summary": summary, "group": group, "files": files}
+
+
+def _has_values(runs: pd.DataFrame, metric: str) -> bool:
+    return metric in runs.columns and bool(runs[metric].notna().any())
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`dtl report PATH... [--metric M] [--group KEY,...] [--out DIR] [--timings]`."""
+    try:
+        args = parser().parse_args(sys.argv[1:] if argv is None else argv)
+        group = None
+        if args.group is not None:
+            group = [key.strip() for key in args.group.split(",") if key.strip()]
+        report(args.paths, args.metric, group, args.out, args.timings)
+    except ReportError as err:
+        print(f"dtl: error: {err}", file=sys.stderr)
+        return 2
+    except SystemExit as done:  # --help
+        return int(done.code or 0)
+    return 0

@@ -1,0 +1,77 @@
+"""PNG plots of one metric against the swept keys (matplotlib, no display needed)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from dtl_cli.report.summarise import is_numeric_key, metric_title, value_text
+
+
+def plot(out: Path, summary: pd.DataFrame, group: list[str], metric: str, title: str) -> list[Path]:
+    """PNG plots of `metric`: against each numeric swept key, one line per combination of the
+    other keys, error bars for std; a bar chart when no swept key is numeric. Returns paths."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    data = summary[summary[metric].notna()]
+    if data.empty:
+        return []
+    numeric = [key for key in group if is_numeric_key(data[key])]
+    written = []
+    stem = _file_part(metric)
+    for x in numeric:
+        others = [key for key in group if key != x]
+        fig, ax = plt.subplots(figsize=(6.4, 4.2))
+        parts = data.groupby(others, sort=False) if others else [((), data)]
+        for values, part in parts:
+            values = values if isinstance(values, tuple) else (values,)
+            part = part.sort_values(x)
+            label = ", ".join(f"{k}={value_text(v)}" for k, v in zip(others, values, strict=True))
+            ax.errorbar(
+                part[x].astype(float),
+                part[metric],
+                yerr=part[f"{metric}.std"].fillna(0.0),
+                marker="o",
+                capsize=3,
+                label=label or None,
+            )
+        ticks = sorted(data[x].astype(float).unique())
+        if len(ticks) <= 12:
+            ax.set_xticks(ticks, [value_text(t) for t in ticks])
+        ax.set_xlabel(x)
+        ax.set_ylabel(metric_title(metric))
+        ax.set_title(title, fontsize=10)
+        ax.grid(alpha=0.3)
+        if others:
+            ax.legend(fontsize=8)
+        path = out / f"{stem}_vs_{_file_part(x)}.png"
+        fig.tight_layout()
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+        written.append(path)
+    if not numeric:
+        labels = [
+            ", ".join(f"{k}={value_text(row[k])}" for k in group) or "all runs"
+            for _, row in data.iterrows()
+        ]
+        fig, ax = plt.subplots(figsize=(max(4.0, 1.2 * len(labels) + 2), 4.2))
+        ax.bar(range(len(labels)), data[metric], yerr=data[f"{metric}.std"].fillna(0.0), capsize=4)
+        ax.set_xticks(range(len(labels)), labels, rotation=20 if len(labels) > 3 else 0)
+        ax.set_ylabel(metric_title(metric))
+        ax.set_title(title, fontsize=10)
+        ax.grid(alpha=0.3, axis="y")
+        path = out / f"{stem}.png"
+        fig.tight_layout()
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+        written.append(path)
+    return written
+
+
+def _file_part(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name.replace("@", "at"))
