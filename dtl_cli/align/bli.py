@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dtl_cli.align.retrieval import topk
+from dtl_cli.align.retrieval import topk, topk_methods
 from dtl_cli.errors import DataError
 
 
@@ -124,16 +124,17 @@ def evaluate_bli(
         "n_queries": len(queries),
         "n_pairs": len(pairs),
     }
+    ranked = topk_methods(
+        query_vecs,
+        tgt_vecs,
+        max_k,
+        methods=tuple(methods),
+        csls_k=csls_k,
+        batch_size=batch_size,
+        query_pool=mapped_src,
+    )
     for method in methods:
-        best, _ = topk(
-            query_vecs,
-            tgt_vecs,
-            max_k,
-            method=method,
-            csls_k=csls_k,
-            batch_size=batch_size,
-            query_pool=mapped_src,
-        )
+        best = ranked[method][0]
         # first_hit[q] = rank (0-based) of the first gold target in the top list, else max_k.
         first_hit = np.full(len(queries), max_k, dtype=np.int64)
         for q, s in enumerate(queries):

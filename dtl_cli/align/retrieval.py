@@ -1,15 +1,26 @@
 """Batched cosine nearest-neighbour retrieval (plain NN and CSLS).
 
-Similarities are computed one batch of query rows at a time, so peak memory is
-about batch_size x len(targets) float32 values; no full V x V matrix is built.
+Similarities are computed one batch of rows at a time into a reused buffer, so peak memory
+is about batch_size x len(targets) float32 values; no full V x V matrix is built.
 CSLS follows Conneau et al. (2018): 2 cos(x, y) - r_T(x) - r_S(y).
+
+Top-k selection avoids partitioning whole rows: the columns of a row are split into
+groups, the row's group maxima are taken (one vectorised pass), and only the k groups with
+the largest maxima can hold the k largest values (any value in the top k is at most its
+group's maximum, and k other groups with larger maxima would give k larger values). Only
+those k groups are gathered and partitioned.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 METHODS = ("nn", "csls")
+# Row batches are capped so that one similarity block stays near this many float32 values.
+_BLOCK_VALUES = 1 << 23
+_GROUP = 32
 
 
 def unit_rows(X: np.ndarray) -> np.ndarray:
@@ -27,15 +38,59 @@ def _batches(n: int, batch_size: int):
         yield start, min(start + batch_size, n)
 
 
-def _top_columns(scores: np.ndarray, k: int) -> np.ndarray:
-    """Column indices [rows, k] of the k largest scores per row, best first."""
-    if k < scores.shape[1]:
-        part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+def _rows_per_block(batch_size: int, n_cols: int) -> int:
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    return max(1, min(batch_size, _BLOCK_VALUES // max(n_cols, 1)))
+
+
+def top_columns(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Column indices int64 [rows, k] and values [rows, k] of each row's k largest scores,
+    best first (k is clipped to the number of columns). ``scores`` is left unchanged."""
+    rows, n = scores.shape
+    k = min(k, n)
+    if k == 0:
+        return np.zeros((rows, 0), dtype=np.int64), np.zeros((rows, 0), dtype=scores.dtype)
+    n_groups = n // _GROUP
+    if n_groups > 4 * k:
+        # Group j holds columns j, j + n_groups, j + 2 n_groups, ...: the maxima are
+        # _GROUP - 1 elementwise maxima over contiguous slices.
+        head = scores[:, : n_groups * _GROUP].reshape(rows, _GROUP, n_groups)
+        group_max = head.max(axis=1)
+        groups = np.argpartition(group_max, n_groups - k, axis=1)[:, n_groups - k :]
+        cand = (groups[:, :, None] + n_groups * np.arange(_GROUP)).reshape(rows, -1)
+        if n_groups * _GROUP < n:
+            tail = np.arange(n_groups * _GROUP, n)
+            cand = np.hstack([cand, np.broadcast_to(tail, (rows, len(tail)))])
     else:
-        part = np.broadcast_to(np.arange(scores.shape[1]), scores.shape).copy()
-    part_scores = np.take_along_axis(scores, part, axis=1)
-    order = np.argsort(-part_scores, axis=1, kind="stable")
-    return np.take_along_axis(part, order, axis=1)
+        cand = np.broadcast_to(np.arange(n), (rows, n))
+    values = np.take_along_axis(scores, cand, axis=1)
+    if k < values.shape[1]:
+        part = np.argpartition(values, values.shape[1] - k, axis=1)[:, values.shape[1] - k :]
+    else:
+        part = np.broadcast_to(np.arange(k), (rows, k))
+    part_values = np.take_along_axis(values, part, axis=1)
+    order = np.argsort(-part_values, axis=1, kind="stable")
+    best = np.take_along_axis(part, order, axis=1)
+    return (
+        np.take_along_axis(cand, best, axis=1).astype(np.int64),
+        np.take_along_axis(part_values, order, axis=1),
+    )
+
+
+def _knn_mean_unit(A: np.ndarray, B: np.ndarray, k: int, batch_size: int) -> np.ndarray:
+    out = np.zeros(len(A), dtype=np.float32)
+    if len(B) == 0 or len(A) == 0:
+        return out
+    k = min(k, len(B))
+    rows = _rows_per_block(batch_size, len(B))
+    buf = np.empty((min(rows, len(A)), len(B)), dtype=np.float32)
+    for start, stop in _batches(len(A), rows):
+        block = buf[: stop - start]
+        np.matmul(A[start:stop], B.T, out=block)
+        _, values = top_columns(block, k)
+        out[start:stop] = values.mean(axis=1)
+    return out
 
 
 def knn_mean_similarity(A: np.ndarray, B: np.ndarray, k: int, batch_size: int = 4096) -> np.ndarray:
@@ -45,17 +100,61 @@ def knn_mean_similarity(A: np.ndarray, B: np.ndarray, k: int, batch_size: int = 
     """
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
-    A = unit_rows(A)
-    B = unit_rows(B)
-    out = np.zeros(len(A), dtype=np.float32)
-    if len(B) == 0:
+    return _knn_mean_unit(unit_rows(A), unit_rows(B), k, batch_size)
+
+
+def topk_methods(
+    queries: np.ndarray,
+    targets: np.ndarray,
+    k: int,
+    methods: Sequence[str] = METHODS,
+    csls_k: int = 10,
+    batch_size: int = 4096,
+    query_pool: np.ndarray | None = None,
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """``topk`` for several methods at once: {method: (indices, scores)}.
+
+    Each query batch's similarities to all targets are computed once and serve NN, r_T
+    and CSLS; r_S costs one pass of targets x pool products.
+    """
+    for method in methods:
+        if method not in METHODS:
+            raise ValueError(f"unknown retrieval method {method!r}; expected one of {METHODS}")
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    if csls_k < 1:
+        raise ValueError(f"csls_k must be >= 1, got {csls_k}")
+    Q = unit_rows(queries)
+    T = unit_rows(targets)
+    k = min(k, len(T))
+    out = {
+        m: (np.zeros((len(Q), k), dtype=np.int64), np.zeros((len(Q), k), dtype=np.float32))
+        for m in methods
+    }
+    if len(Q) == 0 or k == 0:
         return out
-    k = min(k, len(B))
-    for start, stop in _batches(len(A), batch_size):
-        sims = A[start:stop] @ B.T
-        if k < len(B):
-            sims = np.partition(sims, len(B) - k, axis=1)[:, len(B) - k :]
-        out[start:stop] = sims.mean(axis=1)
+    csls = "csls" in methods
+    if csls:
+        pool = Q if query_pool is None else unit_rows(query_pool)
+        r_source = _knn_mean_unit(T, pool, csls_k, batch_size)  # [V]
+        ck = min(csls_k, len(T))
+    rows = _rows_per_block(batch_size, len(T))
+    buf = np.empty((min(rows, len(Q)), len(T)), dtype=np.float32)
+    for start, stop in _batches(len(Q), rows):
+        sims = buf[: stop - start]
+        np.matmul(Q[start:stop], T.T, out=sims)
+        need = max(k, ck) if csls else k
+        idx, vals = top_columns(sims, need)
+        if "nn" in out:
+            out["nn"][0][start:stop] = idx[:, :k]
+            out["nn"][1][start:stop] = vals[:, :k]
+        if csls:
+            r_target = vals[:, :ck].mean(axis=1)
+            sims *= 2
+            sims -= r_source
+            idx, vals = top_columns(sims, k)
+            out["csls"][0][start:stop] = idx
+            out["csls"][1][start:stop] = vals - r_target[:, None]
     return out
 
 
@@ -78,24 +177,4 @@ def topk(
     """
     if method not in METHODS:
         raise ValueError(f"unknown retrieval method {method!r}; expected one of {METHODS}")
-    if k < 1:
-        raise ValueError(f"k must be >= 1, got {k}")
-    Q = unit_rows(queries)
-    T = unit_rows(targets)
-    k = min(k, len(T))
-    indices = np.zeros((len(Q), k), dtype=np.int64)
-    scores = np.zeros((len(Q), k), dtype=np.float32)
-    if len(Q) == 0 or k == 0:
-        return indices, scores
-    if method == "csls":
-        pool = Q if query_pool is None else unit_rows(query_pool)
-        r_target = knn_mean_similarity(Q, T, csls_k, batch_size)  # [q]
-        r_source = knn_mean_similarity(T, pool, csls_k, batch_size)  # [V]
-    for start, stop in _batches(len(Q), batch_size):
-        sims = Q[start:stop] @ T.T
-        if method == "csls":
-            sims = 2 * sims - r_target[start:stop, None] - r_source[None, :]
-        best = _top_columns(sims, k)
-        indices[start:stop] = best
-        scores[start:stop] = np.take_along_axis(sims, best, axis=1)
-    return indices, scores
+    return topk_methods(queries, targets, k, (method,), csls_k, batch_size, query_pool)[method]

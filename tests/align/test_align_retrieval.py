@@ -1,7 +1,13 @@
 import numpy as np
 import pytest
 
-from dtl_cli.align.retrieval import knn_mean_similarity, topk, unit_rows
+from dtl_cli.align.retrieval import (
+    knn_mean_similarity,
+    top_columns,
+    topk,
+    topk_methods,
+    unit_rows,
+)
 
 
 def _data(n_q=13, n_t=17, d=6):
@@ -83,3 +89,29 @@ def test_unknown_method_raises():
     Q, T = _data()
     with pytest.raises(ValueError, match="'cosine'"):
         topk(Q, T, 1, method="cosine")
+
+
+@pytest.mark.parametrize("n", [4000, 4007])
+def test_grouped_top_columns_match_full_sort(n):
+    # Wide rows take the group-maxima path; 4007 also has a tail of columns outside groups.
+    rng = np.random.default_rng(5)
+    scores = rng.normal(size=(9, n)).astype(np.float32)
+    scores[0, -3:] = 10.0 + np.arange(3)  # the best values sit in the tail
+    scores[1, ::64] = 5.0 + np.arange(len(scores[1, ::64])) / 1e3  # all in one group family
+    idx, values = top_columns(scores, 10)
+    want = np.argsort(-scores, axis=1, kind="stable")[:, :10]
+    np.testing.assert_array_equal(idx, want)
+    np.testing.assert_array_equal(values, np.take_along_axis(scores, want, axis=1))
+
+
+def test_nn_and_csls_from_one_pass_match_brute_force_on_wide_targets():
+    rng = np.random.default_rng(6)
+    Q, T, pool = (rng.normal(size=(n, 8)) for n in (50, 3000, 2500))
+    r_t = np.sort(_cos(Q, T), axis=1)[:, -10:].mean(axis=1)
+    r_s = np.sort(_cos(T, pool), axis=1)[:, -10:].mean(axis=1)
+    csls = 2 * _cos(Q, T) - r_t[:, None] - r_s[None, :]
+    got = topk_methods(Q, T, 5, ("nn", "csls"), batch_size=16, query_pool=pool)
+    for method, sims in (("nn", _cos(Q, T)), ("csls", csls)):
+        want = np.argsort(-sims, axis=1)[:, :5]
+        np.testing.assert_array_equal(got[method][0], want)
+        np.testing.assert_allclose(got[method][1], np.take_along_axis(sims, want, 1), atol=1e-5)
