@@ -83,6 +83,14 @@ def _epochs_bar(what: str, epochs: int):
     return ui.progress(f"{what} epochs", epochs)
 
 
+def _say_if_no_validation(cfg: DictConfig, history: dict, n: int) -> None:
+    if history and "val_loss" not in history and cfg.model.validation_split > 0:
+        ui.info(
+            f"{n} examples are too few for a validation split (model.validation_split="
+            f"{cfg.model.validation_split} needs two per class): trained all epochs, no early stop"
+        )
+
+
 def _transfer(cfg, pre_entry: Path, map_entry: Path, k, repeat: int, tmp: Path, run_dir: Path):
     pre = load_pretrained(pre_entry)
     with np.load(map_entry / "map.npz") as saved:
@@ -115,6 +123,7 @@ def _transfer(cfg, pre_entry: Path, map_entry: Path, k, repeat: int, tmp: Path, 
                 on_epoch=lambda e, logs: bar.advance(f"loss {logs.get('loss', float('nan')):.3f}"),
                 **{**training_args(cfg), "seed": seed},
             )
+        _say_if_no_validation(cfg, history, len(sample))
     else:
         ui.info(f"k={len(sample)}: zero-shot, no target label used")
     model.save(tmp / "classifier.keras")
@@ -153,6 +162,7 @@ def _baseline(cfg, pre_entry: Path, k, repeat: int, tmp: Path, run_dir: Path) ->
             on_epoch=lambda e, logs: bar.advance(f"loss {logs.get('loss', float('nan')):.3f}"),
             **{**training_args(cfg), "seed": seed},
         )
+    _say_if_no_validation(cfg, history, len(sample))
     model.save(tmp / "classifier.keras")
     info = {"kind": "target_only", "k": len(sample), "repeat": repeat, "history": history}
     (tmp / "baseline.json").write_text(json.dumps(info))

@@ -29,6 +29,7 @@ def test_learning_curve_with_repeats_writes_mean_std_and_a_plot(tmp_path):
         tmp_path / "store",
     )
     assert result.returncode == 0, result.stderr
+    assert "20 examples are too few for a validation split" in result.stdout
     m = _metrics(tmp_path)
     assert m["k"] == [0, 20, 800]
     curve = {row["k"]: row for row in m["curve"]}
