@@ -37,6 +37,8 @@ def check_overrides(args: list[str]) -> str | None:
         parsed = get_args_parser().parse_args(args)
     except SystemExit:
         return "could not parse the command line; see `dtl run --help`"
+    if parsed.multirun and (parsed.cfg or parsed.info):
+        return "-m runs a sweep, --cfg/--info show one config: drop -m, or one of them"
     if parsed.help or parsed.hydra_help or parsed.info or parsed.cfg:
         return None
     if parsed.multirun:

@@ -100,3 +100,17 @@ def test_info_shows_versions_devices_and_the_config_choice(tmp_path):
         timeout=120,
     )
     assert missing.returncode == 2 and "asks for 2 GPU(s)" in " ".join(missing.stdout.split())
+
+
+def test_sweep_with_cfg_is_one_line_not_a_traceback(tmp_path):
+    result = subprocess.run(
+        dtl_executable() + ["run", "-m", "mapping=linear,procrustes", "--cfg", "job"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "dtl: error: -m runs a sweep, --cfg/--info show one config: drop -m, or one of them"
+    ]
