@@ -20,7 +20,7 @@ import numpy as np
 METHODS = ("nn", "csls")
 # Row batches are capped so that one similarity block stays near this many float32 values.
 _BLOCK_VALUES = 1 << 23
-_GROUP = 32
+_GROUP = 16
 
 
 def unit_rows(X: np.ndarray) -> np.ndarray:
@@ -44,6 +44,41 @@ def _rows_per_block(batch_size: int, n_cols: int) -> int:
     return max(1, min(batch_size, _BLOCK_VALUES // max(n_cols, 1)))
 
 
+def _candidates(scores: np.ndarray, k: int) -> np.ndarray:
+    """Column indices [rows, c] per row that include the row's k largest scores."""
+    rows, n = scores.shape
+    n_groups = n // _GROUP
+    if n_groups <= 4 * k:
+        return np.broadcast_to(np.arange(n), (rows, n))
+    # Group j holds columns j, j + n_groups, j + 2 n_groups, ...: the maxima are
+    # _GROUP - 1 elementwise maxima over contiguous slices.
+    group_max = scores[:, : n_groups * _GROUP].reshape(rows, _GROUP, n_groups).max(axis=1)
+    # The k best groups, found the same way one level up (group_max is small and C-ordered).
+    best_groups = _select(group_max, _candidates(group_max, k), k)
+    cand = (best_groups[:, :, None] + n_groups * np.arange(_GROUP)).reshape(rows, -1)
+    if n_groups * _GROUP < n:
+        tail = np.arange(n_groups * _GROUP, n)
+        cand = np.hstack([cand, np.broadcast_to(tail, (rows, len(tail)))])
+    return cand
+
+
+def _gather(scores: np.ndarray, cand: np.ndarray) -> np.ndarray:
+    if scores.flags.c_contiguous and cand.flags.c_contiguous:
+        flat = cand + (scores.shape[1] * np.arange(len(scores)))[:, None]
+        return scores.ravel().take(flat)
+    return np.take_along_axis(scores, cand, axis=1)
+
+
+def _select(scores: np.ndarray, cand: np.ndarray, k: int) -> np.ndarray:
+    """Columns [rows, k] (unordered) of the k largest scores among the candidate columns."""
+    values = _gather(scores, cand)
+    c = values.shape[1]
+    if k >= c:
+        return np.ascontiguousarray(cand)
+    part = np.argpartition(values, c - k, axis=1)[:, c - k :]
+    return np.take_along_axis(cand, part, axis=1)
+
+
 def top_columns(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Column indices int64 [rows, k] and values [rows, k] of each row's k largest scores,
     best first (k is clipped to the number of columns). ``scores`` is left unchanged."""
@@ -51,30 +86,12 @@ def top_columns(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     k = min(k, n)
     if k == 0:
         return np.zeros((rows, 0), dtype=np.int64), np.zeros((rows, 0), dtype=scores.dtype)
-    n_groups = n // _GROUP
-    if n_groups > 4 * k:
-        # Group j holds columns j, j + n_groups, j + 2 n_groups, ...: the maxima are
-        # _GROUP - 1 elementwise maxima over contiguous slices.
-        head = scores[:, : n_groups * _GROUP].reshape(rows, _GROUP, n_groups)
-        group_max = head.max(axis=1)
-        groups = np.argpartition(group_max, n_groups - k, axis=1)[:, n_groups - k :]
-        cand = (groups[:, :, None] + n_groups * np.arange(_GROUP)).reshape(rows, -1)
-        if n_groups * _GROUP < n:
-            tail = np.arange(n_groups * _GROUP, n)
-            cand = np.hstack([cand, np.broadcast_to(tail, (rows, len(tail)))])
-    else:
-        cand = np.broadcast_to(np.arange(n), (rows, n))
-    values = np.take_along_axis(scores, cand, axis=1)
-    if k < values.shape[1]:
-        part = np.argpartition(values, values.shape[1] - k, axis=1)[:, values.shape[1] - k :]
-    else:
-        part = np.broadcast_to(np.arange(k), (rows, k))
-    part_values = np.take_along_axis(values, part, axis=1)
-    order = np.argsort(-part_values, axis=1, kind="stable")
-    best = np.take_along_axis(part, order, axis=1)
+    cols = _select(scores, _candidates(scores, k), k)
+    values = _gather(scores, np.ascontiguousarray(cols))
+    order = np.argsort(-values, axis=1, kind="stable")
     return (
-        np.take_along_axis(cand, best, axis=1).astype(np.int64),
-        np.take_along_axis(part_values, order, axis=1),
+        np.take_along_axis(cols, order, axis=1).astype(np.int64),
+        np.take_along_axis(values, order, axis=1),
     )
 
 
