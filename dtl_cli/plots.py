@@ -37,8 +37,9 @@ def plot_learning_curve(curve: list[dict], path: Path, title: str = "") -> Path:
         axis.set_ylabel(label)
         axis.set_ylim(0, 1)
         axis.grid(alpha=0.3)
-        if max(ks) > 20 * max(1, min(k for k in ks if k > 0) if any(ks) else 1):
-            axis.set_xscale("symlog", linthresh=max(1, min((k for k in ks if k > 0), default=1)))
+        smallest = min((k for k in ks if k > 0), default=1)
+        if max(ks) > 20 * smallest:  # k spans decades: a log axis that still shows k = 0
+            axis.set_xscale("symlog", linthresh=smallest)
     axes[0].legend()
     if title:
         figure.suptitle(title)

@@ -8,6 +8,7 @@ One entry per (k, repeat): `finetune/<key>/classifier.keras`; `baseline/<key>/` 
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -45,18 +46,21 @@ def is_cached(cfg: DictConfig, store: Store) -> bool:
 def run(cfg: DictConfig, store: Store, run_dir: Path) -> dict:
     pre_entry = store.path("pretrain", pretrain_key(cfg))
     map_entry = store.path("map", map_key(cfg))
+    # Read once per stage run, and only if some (k, repeat) entry has to be built.
+    pretrained = functools.cache(lambda: load_pretrained(pre_entry))
+    carried = functools.cache(lambda: _carried_source_model(pretrained(), pre_entry, map_entry))
     done = {}
     for k, repeat in shots(cfg):
         name = f"k={k}/repeat={repeat}"
         entry, cached = store.get_or_build(
             STAGE,
             finetune_key(cfg, k, repeat),
-            lambda tmp, k=k, r=repeat: _transfer(cfg, pre_entry, map_entry, k, r, tmp, run_dir),
+            lambda tmp, k=k, r=repeat: _transfer(cfg, pretrained(), *carried(), k, r, tmp, run_dir),
         )
         base_entry, base_cached = store.get_or_build(
             "baseline",
             baseline_key(cfg, k, repeat),
-            lambda tmp, k=k, r=repeat: _baseline(cfg, pre_entry, k, r, tmp, run_dir),
+            lambda tmp, k=k, r=repeat: _baseline(cfg, pretrained(), k, r, tmp, run_dir),
         )
         done[name] = {
             "entry": str(entry),
@@ -91,16 +95,22 @@ def _say_if_no_validation(cfg: DictConfig, history: dict, n: int) -> None:
         )
 
 
-def _transfer(cfg, pre_entry: Path, map_entry: Path, k, repeat: int, tmp: Path, run_dir: Path):
-    pre = load_pretrained(pre_entry)
+def _carried_source_model(pre: Pretrained, pre_entry: Path, map_entry: Path):
+    """(target vectors carried into the source space [V_t, d_s], the source classifier)."""
     with np.load(map_entry / "map.npz") as saved:
         W, b = saved["W"], saved["b"]
     # The classifier was trained in the source space: bring target words there via f^-1
     # (exact for an orthogonal W, least squares otherwise).
     carried = apply_map(pre.target_vectors, *invert_map(W, b))
+    source_model = keras.models.load_model(pre_entry / "source_classifier.keras", compile=False)
+    return carried, source_model
+
+
+def _transfer(
+    cfg, pre: Pretrained, carried: np.ndarray, source_model, k, repeat: int, tmp, run_dir: Path
+):
     seed = cfg.seed + repeat
     model = _build(cfg, embedding_matrix(carried), len(pre.class_names), seed)
-    source_model = keras.models.load_model(pre_entry / "source_classifier.keras", compile=False)
     transplant(source_model, model)
     if cfg.model.adapt_norm:
         # AdaBN: target statistics from target training texts, labels unused.
@@ -139,8 +149,7 @@ def _transfer(cfg, pre_entry: Path, map_entry: Path, k, repeat: int, tmp: Path, 
     return {"k": len(sample), "strategy": strategy}
 
 
-def _baseline(cfg, pre_entry: Path, k, repeat: int, tmp: Path, run_dir: Path) -> dict:
-    pre = load_pretrained(pre_entry)
+def _baseline(cfg, pre: Pretrained, k, repeat: int, tmp: Path, run_dir: Path) -> dict:
     sample = k_shot_sample(pre, k, repeat, cfg.seed)
     if not len(sample):
         # No target labels at all: the best label-free guess is the source's majority class.
