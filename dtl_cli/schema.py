@@ -133,6 +133,9 @@ class ModelConfig:
 class BLIConfig:
     precision_at: list[int] = field(default_factory=lambda: [1, 5, 10])
     csls_k: int = 10
+    # CSLS r_S over the N most frequent mapped source words only (approximate, V_t x N
+    # products instead of V_t x V_s); null = the whole vocabulary (exact).
+    csls_pool: int | None = None
 
 
 @dataclass

@@ -95,19 +95,29 @@ def top_columns(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     )
 
 
-def _knn_mean_unit(A: np.ndarray, B: np.ndarray, k: int, batch_size: int) -> np.ndarray:
-    out = np.zeros(len(A), dtype=np.float32)
-    if len(B) == 0 or len(A) == 0:
-        return out
+def nearest_unit(
+    A: np.ndarray, B: np.ndarray, k: int, batch_size: int = 4096
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each unit row of A [n_a, d]'s k nearest unit rows of B [n_b, d] by cosine, best first:
+    indices int64 [n_a, k] and cosines float32 [n_a, k] (k clipped to n_b)."""
     k = min(k, len(B))
+    idx = np.zeros((len(A), k), dtype=np.int64)
+    vals = np.zeros((len(A), k), dtype=np.float32)
+    if k == 0 or len(A) == 0:
+        return idx, vals
     rows = _rows_per_block(batch_size, len(B))
     buf = np.empty((min(rows, len(A)), len(B)), dtype=np.float32)
     for start, stop in _batches(len(A), rows):
         block = buf[: stop - start]
         np.matmul(A[start:stop], B.T, out=block)
-        _, values = top_columns(block, k)
-        out[start:stop] = values.mean(axis=1)
-    return out
+        idx[start:stop], vals[start:stop] = top_columns(block, k)
+    return idx, vals
+
+
+def _knn_mean_unit(A: np.ndarray, B: np.ndarray, k: int, batch_size: int) -> np.ndarray:
+    if len(B) == 0:
+        return np.zeros(len(A), dtype=np.float32)
+    return nearest_unit(A, B, k, batch_size)[1].mean(axis=1)
 
 
 def knn_mean_similarity(A: np.ndarray, B: np.ndarray, k: int, batch_size: int = 4096) -> np.ndarray:

@@ -8,8 +8,12 @@ p starts low so early dictionaries are varied, and doubles whenever the objectiv
 score of the induced pairs) has not improved by more than ``min_improvement`` for
 ``patience`` iterations. The loop stops when p = 1 and the objective no longer improves.
 
+Stochastic induction is drawn as a rank per row (see ``draw_ranks``), which is the same
+distribution as dropping entries, without a random number per entry.
+
 Memory: similarities are computed ``batch_size`` rows at a time, so the peak is about
-3 x batch_size x cutoff float32 values; no cutoff x cutoff matrix is ever held whole.
+batch_size x cutoff float32 values plus each row's nearest-neighbour list; no
+cutoff x cutoff matrix is ever held whole.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from dtl_cli.align.mappings import apply_map, fit_procrustes
-from dtl_cli.align.retrieval import knn_mean_similarity, unit_rows
+from dtl_cli.align.retrieval import nearest_unit, unit_rows
 
 _NUMERAL = re.compile(r"[0-9]+(?:[.,][0-9]+)*")
 
@@ -49,6 +53,69 @@ def identical_pairs(
     return np.array(pairs, dtype=np.int64).reshape(-1, 2)
 
 
+def draw_ranks(n_rows: int, n_cols: int, keep_prob: float, rng) -> np.ndarray:
+    """Rank (0 = best) of the entry each row picks under stochastic induction, int64 [n_rows].
+
+    Keeping each of a row's n_cols entries with probability p and taking the best kept one
+    picks the entry of rank r with probability (1 - p)^r p: a geometric draw. A row that
+    keeps nothing (r >= n_cols) falls back to its best entry, rank 0.
+    """
+    if keep_prob >= 1:
+        return np.zeros(n_rows, dtype=np.int64)
+    ranks = rng.geometric(keep_prob, n_rows).astype(np.int64) - 1
+    ranks[ranks >= n_cols] = 0
+    return ranks
+
+
+def _n_candidates(ranks: np.ndarray, csls_k: int, n_cols: int) -> int:
+    """Nearest neighbours to keep per row: enough that almost every row's pick is among
+    them (rows whose pick is not are recomputed whole)."""
+    need = 2 * max(csls_k, int(np.quantile(ranks, 0.95)) + 1) if len(ranks) else csls_k
+    return min(n_cols, need)
+
+
+def pick_by_rank(
+    A: np.ndarray,
+    B: np.ndarray,
+    cand: np.ndarray,
+    cand_cos: np.ndarray,
+    r_a: np.ndarray,
+    r_b: np.ndarray,
+    ranks: np.ndarray,
+    batch_size: int = 2048,
+) -> tuple[np.ndarray, np.ndarray]:
+    """For each row i of A [n_a, d], the column of B [n_b, d] whose CSLS score
+    2 cos - r_a[i] - r_b[j] has rank ``ranks[i]`` (0 = best) in the row, and that score.
+
+    ``cand`` [n_a, m] / ``cand_cos`` [n_a, m] are each row's m nearest columns by cosine,
+    best first. A column outside them has cosine <= cand_cos[:, -1], so its CSLS is at most
+    2 cand_cos[:, -1] - r_a - min(r_b): when the candidates' rank-r score beats that bound the
+    pick is exact from the candidates; the other rows are scored against all of B.
+    Returns columns int64 [n_a] and scores float32 [n_a].
+    """
+    n_a, n_b = len(A), len(B)
+    rows = np.arange(n_a)
+    m = cand.shape[1]
+    csls = 2 * cand_cos - r_a[:, None] - r_b[cand]
+    order = np.argsort(-csls, axis=1, kind="stable")
+    clipped = np.minimum(ranks, m - 1)
+    at = order[rows, clipped]
+    picked = cand[rows, at]
+    score = csls[rows, at]
+    if m < n_b:
+        bound = 2 * cand_cos[:, -1] - r_a - r_b.min()
+        redo = np.flatnonzero((ranks >= m) | (score <= bound))
+        for start, stop in _batches(len(redo), batch_size):
+            which = redo[start:stop]
+            full = 2 * (A[which] @ B.T) - r_a[which, None] - r_b[None, :]
+            # The rank-r largest of a row is the (n_b - 1 - r)-th smallest.
+            kth = n_b - 1 - ranks[which]
+            for j, row in enumerate(which):
+                col = int(np.argpartition(full[j], kth[j])[kth[j]])
+                picked[row], score[row] = col, full[j, col]
+    return picked.astype(np.int64), score.astype(np.float32)
+
+
 def _batches(n: int, size: int):
     for start in range(0, n, size):
         yield start, min(start + size, n)
@@ -69,52 +136,30 @@ def csls_induce(
     probability (independently per direction); a row whose entries were all dropped falls
     back to its unmasked best. Returns the union of both directions as index pairs
     int64 [m, 2] (unique, sorted) and their CSLS scores float32 [m].
+
+    Cost: one pass of S x T and one of T x S products (row batches), each keeping every
+    row's nearest neighbours; the CSLS terms and both directions' picks come from those
+    (see ``pick_by_rank``), plus the few rows the neighbours cannot decide.
     """
     if not 0 < keep_prob <= 1:
         raise ValueError(f"keep_prob must be in (0, 1], got {keep_prob}")
     if keep_prob < 1 and rng is None:
         raise ValueError("keep_prob < 1 needs a random generator")
     n_s, n_t = len(S), len(T)
-    r_s = knn_mean_similarity(S, T, csls_k, batch_size)  # [n_s] mean cos to k nearest targets
-    r_t = knn_mean_similarity(T, S, csls_k, batch_size)  # [n_t]
-    fwd = np.zeros(n_s, dtype=np.int64)
-    fwd_score = np.zeros(n_s, dtype=np.float32)
-    bwd = np.zeros(n_t, dtype=np.int64)
-    bwd_score = np.full(n_t, -np.inf, dtype=np.float32)
-    rows = np.arange(n_s)
-    for start, stop in _batches(n_s, batch_size):
-        # CSLS is symmetric: the same [batch, n_t] block serves both directions.
-        block = S[start:stop] @ T.T
-        block *= 2
-        block -= r_s[start:stop, None]
-        block -= r_t[None, :]
-        picked = _masked_argmax(block, 1, keep_prob, rng)
-        fwd[start:stop] = picked
-        fwd_score[start:stop] = block[np.arange(stop - start), picked]
-        picked_b = _masked_argmax(block, 0, keep_prob, rng)
-        score_b = block[picked_b, np.arange(n_t)]
-        better = score_b > bwd_score
-        bwd[better] = rows[start:stop][picked_b[better]]
-        bwd_score[better] = score_b[better]
+    rank_f = draw_ranks(n_s, n_t, keep_prob, rng)
+    rank_b = draw_ranks(n_t, n_s, keep_prob, rng)
+    near_t, cos_t = nearest_unit(S, T, _n_candidates(rank_f, csls_k, n_t), batch_size)
+    near_s, cos_s = nearest_unit(T, S, _n_candidates(rank_b, csls_k, n_s), batch_size)
+    r_s = cos_t[:, :csls_k].mean(axis=1)  # [n_s] mean cos of a source row to its k nearest
+    r_t = cos_s[:, :csls_k].mean(axis=1)  # [n_t]
+    fwd, fwd_score = pick_by_rank(S, T, near_t, cos_t, r_s, r_t, rank_f, batch_size)
+    bwd, bwd_score = pick_by_rank(T, S, near_s, cos_s, r_t, r_s, rank_b, batch_size)
     pairs = np.concatenate(
         [np.stack([np.arange(n_s), fwd], axis=1), np.stack([bwd, np.arange(n_t)], axis=1)]
     )
     scores = np.concatenate([fwd_score, bwd_score])
-    keys, first = np.unique(pairs[:, 0] * n_t + pairs[:, 1], return_index=True)
+    _, first = np.unique(pairs[:, 0] * n_t + pairs[:, 1], return_index=True)
     return pairs[first], scores[first]
-
-
-def _masked_argmax(block, axis, keep_prob, rng) -> np.ndarray:
-    """Argmax along ``axis`` over the entries kept with probability ``keep_prob``."""
-    if keep_prob >= 1:
-        return np.argmax(block, axis=axis)
-    dropped = rng.random(block.shape, dtype=np.float32) >= keep_prob
-    masked = np.where(dropped, -np.inf, block)
-    picked = np.argmax(masked, axis=axis)
-    empty = np.all(dropped, axis=axis)
-    if empty.any():
-        picked[empty] = np.argmax(block, axis=axis)[empty]
-    return picked
 
 
 def fit_self_learning(

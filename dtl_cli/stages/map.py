@@ -35,8 +35,14 @@ def is_cached(cfg: DictConfig, store: Store) -> bool:
     return store.has(STAGE, map_key(cfg))
 
 
-def check_config(m: DictConfig) -> None:
-    """Fail before any work on a mapping option that is not one of the known values."""
+def check_config(cfg: DictConfig) -> None:
+    """Fail before any work on a mapping or BLI option that is not one of the known values."""
+    pool = cfg.evaluation.bli.get("csls_pool")
+    if pool is not None and pool < 1:
+        raise ConfigError(
+            f"evaluation.bli.csls_pool={pool} must be >= 1 (approximate CSLS) or null (exact)"
+        )
+    m = cfg.mapping
     if m.method not in METHODS:
         raise ConfigError(f"mapping.method={m.method!r} is not one of {METHODS}")
     if m.get("direction", DIRECTIONS[0]) not in DIRECTIONS:
@@ -57,7 +63,7 @@ def check_config(m: DictConfig) -> None:
 
 
 def run(cfg: DictConfig, store: Store, run_dir: Path) -> dict:
-    check_config(cfg.mapping)
+    check_config(cfg)
     key = map_key(cfg)
     upstream = store.path("pretrain", pretrain_key(cfg))
     entry, cached = store.get_or_build(STAGE, key, lambda tmp: _build(cfg, upstream, tmp))
@@ -151,6 +157,7 @@ def _build(cfg: DictConfig, upstream: Path, tmp: Path) -> dict:
     bli_args = {
         "ks": tuple(cfg.evaluation.bli.precision_at),
         "csls_k": cfg.evaluation.bli.csls_k,
+        "csls_pool": cfg.evaluation.bli.get("csls_pool"),
         "dict_name": f"{test_path} [dataset.dictionary.test]",
     }
     bli = evaluate_bli(
@@ -171,7 +178,12 @@ def _build(cfg: DictConfig, upstream: Path, tmp: Path) -> dict:
         bli["reverse"] = None
     (tmp / "bli.json").write_text(json.dumps(bli, indent=2))
     induced = induce_dictionary(
-        pre.source_words, mapped, pre.target_words, pre.target_vectors, n_words=INDUCED_WORDS
+        pre.source_words,
+        mapped,
+        pre.target_words,
+        pre.target_vectors,
+        n_words=INDUCED_WORDS,
+        csls_pool=bli_args["csls_pool"],
     )
     with open(tmp / "induced_dictionary.tsv", "w", encoding="utf-8") as out:
         out.write("source\ttarget\tcsls\n")

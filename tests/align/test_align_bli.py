@@ -111,3 +111,33 @@ def test_induce_dictionary_returns_best_target_per_source_word():
     assert [(s, t) for s, t, _ in out] == [("x", "a"), ("y", "b"), ("z", "e")]
     assert out[0][2] == pytest.approx(1.0)
     assert len(induce_dictionary(SRC_WORDS, MAPPED_SRC, TGT_WORDS, TGT_VECS)) == 4
+
+
+def _brute_csls(mapped, tgt, pool, k=10):
+    unit = lambda a: a / np.linalg.norm(a, axis=1, keepdims=True)  # noqa: E731
+    cos = unit(mapped) @ unit(tgt).T
+    r_t = np.sort(cos, axis=1)[:, -k:].mean(axis=1)
+    r_s = np.sort(unit(tgt) @ unit(pool).T, axis=1)[:, -k:].mean(axis=1)
+    return 2 * cos - r_t[:, None] - r_s[None, :]
+
+
+def test_csls_pool_takes_r_s_from_the_first_source_rows_only():
+    rng = np.random.default_rng(3)
+    mapped = rng.normal(size=(80, 6)).astype(np.float32)
+    tgt = rng.normal(size=(50, 6)).astype(np.float32)
+    src_words = [f"s{i}" for i in range(80)]
+    tgt_words = [f"t{j}" for j in range(50)]
+    induced = {}
+    for pool in (None, 12):
+        scores = _brute_csls(mapped, tgt, mapped if pool is None else mapped[:pool])
+        out = induce_dictionary(src_words, mapped, tgt_words, tgt, csls_pool=pool)
+        induced[pool] = [t for _, t, _ in out]
+        assert induced[pool] == [f"t{j}" for j in scores.argmax(axis=1)]
+        pairs = [(f"s{i}", f"t{(3 * i) % 50}") for i in range(80)]
+        gold_first = np.array([(3 * i) % 50 for i in range(80)])
+        expected = float(np.mean(scores.argmax(axis=1) == gold_first))
+        got = evaluate_bli(src_words, mapped, tgt_words, tgt, pairs, ks=(1,), csls_pool=pool)
+        assert got["csls"]["p@1"] == pytest.approx(expected)
+    assert induced[None] != induced[12]  # the pool changes some r_S terms, so some picks
+    with pytest.raises(ValueError, match="csls_pool"):
+        induce_dictionary(src_words, mapped, tgt_words, tgt, csls_pool=0)

@@ -3,8 +3,14 @@ import pytest
 
 from dtl_cli.align.learn import learn_map
 from dtl_cli.align.mappings import apply_map, fit_procrustes
-from dtl_cli.align.retrieval import topk, unit_rows
-from dtl_cli.align.self_learning import csls_induce, fit_self_learning, identical_pairs
+from dtl_cli.align.retrieval import nearest_unit, topk, unit_rows
+from dtl_cli.align.self_learning import (
+    csls_induce,
+    draw_ranks,
+    fit_self_learning,
+    identical_pairs,
+    pick_by_rank,
+)
 
 
 def _planted(n=1500, d=40, noise=0.35, one_sided=0.1, seed=0):
@@ -101,6 +107,36 @@ def test_csls_induce_matches_brute_force_union(batch_size):
     pairs, scores = csls_induce(S, T, csls_k=k, batch_size=batch_size)
     assert {tuple(p) for p in pairs.tolist()} == expected and len(pairs) == len(expected)
     np.testing.assert_allclose(scores, csls[pairs[:, 0], pairs[:, 1]], atol=1e-5)
+
+
+@pytest.mark.parametrize("m", [3, 12, 300])
+def test_pick_by_rank_matches_brute_force_with_few_candidates(m):
+    # With m neighbours per row most picks come from the candidates and the rest are
+    # recomputed whole; every pick must equal the brute-force rank-r CSLS column.
+    rng = np.random.default_rng(4)
+    S = unit_rows(rng.normal(size=(200, 8)))
+    T = unit_rows(rng.normal(size=(300, 8)))
+    cos = S @ T.T
+    r_s = np.sort(cos, axis=1)[:, -5:].mean(axis=1)
+    r_t = np.sort(cos, axis=0)[-5:, :].mean(axis=0)
+    csls = 2 * cos - r_s[:, None] - r_t[None, :]
+    ranks = draw_ranks(200, 300, 0.2, np.random.default_rng(0))
+    assert ranks.max() > m or m == 300  # some rows need more than the candidates hold
+    cand, cand_cos = nearest_unit(S, T, m)
+    picked, score = pick_by_rank(S, T, cand, cand_cos, r_s, r_t, ranks, batch_size=16)
+    expected = np.argsort(-csls, axis=1)[np.arange(200), ranks]
+    np.testing.assert_array_equal(picked, expected)
+    np.testing.assert_allclose(score, csls[np.arange(200), expected], atol=1e-5)
+
+
+def test_draw_ranks_is_geometric_and_falls_back_to_best():
+    ranks = draw_ranks(200_000, 10**6, 0.25, np.random.default_rng(0))
+    # P(rank = r) = 0.75^r 0.25: mean (1 - p) / p = 3, P(rank 0) = 0.25.
+    assert abs(ranks.mean() - 3.0) < 0.05 and abs((ranks == 0).mean() - 0.25) < 0.01
+    few = draw_ranks(10_000, 2, 0.1, np.random.default_rng(0))
+    # Two columns: rank 1 with probability 0.09; the rest (rank 0, or nothing kept) pick 0.
+    assert set(np.unique(few)) == {0, 1} and abs((few == 1).mean() - 0.09) < 0.01
+    assert not draw_ranks(5, 5, 1.0, None).any()
 
 
 def test_stochastic_induction_only_picks_kept_entries_and_never_empty_rows():

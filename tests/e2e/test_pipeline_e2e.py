@@ -142,6 +142,13 @@ def test_dictionary_missing_the_vocabulary(shared, tmp_path):
     assert set((store / "map").iterdir()) == maps_before
 
 
+def test_bad_stage_option_fails_before_any_stage_runs(tmp_path):
+    store = tmp_path / "fresh-store"
+    line = _one_error_line(run_dtl(["run", "evaluation.bli.csls_pool=0"], tmp_path, store))
+    assert "evaluation.bli.csls_pool=0" in line and "null (exact)" in line
+    assert not list(store.glob("*/[0-9a-f]*"))  # not even pretrain was stored
+
+
 def test_empty_corpus(shared, tmp_path):
     _, store, _ = shared
     empty = tmp_path / "empty.csv"
