@@ -81,6 +81,13 @@ class MappingConfig:
     direction: str = "source_to_target"  # source_to_target | target_to_source
     seed: str = "dictionary"  # dictionary | identical | numerals
     seed_pairs: int | None = None  # use only the first N usable seed-dictionary pairs
+    # Multi-step framework (procrustes, self_learning; Artetxe et al. 2018): whitening,
+    # re-weighting by singular values^power, de-whitening (null | src | trg) per side.
+    whiten: bool = False
+    src_reweight: float = 0.0
+    trg_reweight: float = 0.0
+    src_dewhiten: str | None = None
+    trg_dewhiten: str | None = None
     # Self-learning (Artetxe et al. 2018): CSLS induction among the `cutoff` most frequent
     # words, stochastic induction from keep_prob doubling after `patience` flat iterations.
     cutoff: int = 20000

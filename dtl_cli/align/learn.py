@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dtl_cli.align.mappings import fit_linear, fit_procrustes, identity_map, invert_map
+from dtl_cli.align.multistep import MultiStep, fit_multistep
 from dtl_cli.align.normalize import normalize
 from dtl_cli.align.self_learning import fit_self_learning
 
@@ -25,13 +26,16 @@ _AFFINE_ROWS = 20000
 @dataclass
 class LearnedMap:
     """W [d_t, d_s], b [d_t]: source -> target; W_reverse [d_s, d_t], b_reverse [d_s]:
-    target -> source; history: self-learning iterations (empty for other methods)."""
+    target -> source; history: self-learning iterations (empty for other methods);
+    shared: (W [d, d], b [d]) from target coordinates into the space where the languages
+    are compared (None: the target space itself; set by the multi-step framework)."""
 
     W: np.ndarray
     b: np.ndarray
     W_reverse: np.ndarray
     b_reverse: np.ndarray
     history: list[dict] = field(default_factory=list)
+    shared: tuple[np.ndarray, np.ndarray] | None = None
 
 
 def compose(outer: tuple, inner: tuple) -> tuple[np.ndarray, np.ndarray]:
@@ -67,6 +71,7 @@ def learn_map(
     steps: Sequence[str] = (),
     ridge: float = 0.0,
     self_learning: dict | None = None,
+    multistep: MultiStep | None = None,
     log: Callable[[dict], None] | None = None,
 ) -> LearnedMap:
     """Learn the map between source X [V_s, d_s] and target Y [V_t, d_t].
@@ -74,7 +79,9 @@ def learn_map(
     ``pairs`` int [n, 2] are (source row, target row) seed pairs. ``steps`` (normalisation,
     see ``normalize``) are applied in order to both spaces before fitting. ``direction``
     "target_to_source" fits g: target -> source and returns its inverse as the forward
-    map. ``self_learning`` holds keyword arguments for ``fit_self_learning``.
+    map. ``self_learning`` holds keyword arguments for ``fit_self_learning``. ``multistep``
+    (procrustes and self_learning) replaces the final orthogonal fit by the multi-step
+    framework (whitening, re-weighting, de-whitening) on the seed or induced dictionary.
 
     With ``steps``, the map learned between the normalised spaces is re-expressed on the
     given vectors by composing it with affine fits of each side's normalisation (fitted on
@@ -94,14 +101,22 @@ def learn_map(
         A, B, fit_on = Yn, Xn, pairs[:, ::-1]
     else:
         A, B, fit_on = Xn, Yn, pairs
+    multistep = multistep or MultiStep()
+    if method not in ("procrustes", "self_learning") and not multistep.is_orthogonal:
+        raise ValueError(f"multi-step mapping needs procrustes or self_learning, not {method}")
     history: list[dict] = []
+    shared = None  # fitted map's target side -> shared space
     if method == "self_learning":
-        W, b, history = fit_self_learning(A, B, fit_on, log=log, **(self_learning or {}))
+        W, b, history, fit_on = fit_self_learning(A, B, fit_on, log=log, **(self_learning or {}))
     else:
         W, b = fit_pairs(method, A, B, fit_on, ridge=ridge)
+    if not multistep.is_orthogonal:
+        (W, b), shared = fit_multistep(A[fit_on[:, 0]], B[fit_on[:, 1]], multistep)
     if direction == "target_to_source":
         reverse = (W, b)
         forward = invert_map(W, b)
+        if shared is not None:  # the fitted map's target is our source: reach it through g
+            shared = compose(shared, reverse)
     else:
         forward = (W, b)
         reverse = invert_map(W, b)
@@ -110,7 +125,9 @@ def learn_map(
         norm_tgt = _affine_fit(Y, Yn)
         forward = compose(invert_map(*norm_tgt), compose(forward, norm_src))
         reverse = compose(invert_map(*norm_src), compose(reverse, norm_tgt))
-    return LearnedMap(*forward, *reverse, history=history)
+        if shared is not None:
+            shared = compose(shared, norm_tgt)
+    return LearnedMap(*forward, *reverse, history=history, shared=shared)
 
 
 def _affine_fit(raw: np.ndarray, normalised: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

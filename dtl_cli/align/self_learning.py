@@ -176,7 +176,7 @@ def fit_self_learning(
     batch_size: int = 2048,
     seed: int = 0,
     log: Callable[[dict], None] | None = None,
-) -> tuple[np.ndarray, np.ndarray, list[dict]]:
+) -> tuple[np.ndarray, np.ndarray, list[dict], np.ndarray]:
     """Learn an orthogonal map plus bias X -> Y by self-learning from ``seed_pairs``.
 
     X [V_s, d] and Y [V_t, d] have rows in frequency order (most frequent first); only
@@ -184,10 +184,11 @@ def fit_self_learning(
     int [n, 2] are (source row, target row), n >= 1. ``keep_prob`` is the initial p of
     stochastic dictionary induction. Deterministic for a given ``seed``.
 
-    Returns W [d, d], b [d] (float32, fitted on the final induced dictionary) and the
-    history: one dict per iteration with ``iteration``, ``objective`` (mean CSLS of the
-    induced pairs), ``pairs`` (dictionary size), ``keep_prob`` and ``seconds``. ``log``,
-    if given, is called with each history entry as it is made.
+    Returns W [d, d], b [d] (float32, fitted on the final induced dictionary), the
+    history and that final dictionary (int64 [m, 2] row pairs). The history has one dict
+    per iteration with ``iteration``, ``objective`` (mean CSLS of the induced pairs),
+    ``pairs`` (dictionary size), ``keep_prob`` and ``seconds``. ``log``, if given, is
+    called with each history entry as it is made.
     """
     seed_pairs = np.asarray(seed_pairs, dtype=np.int64).reshape(-1, 2)
     if len(seed_pairs) == 0:
@@ -235,4 +236,4 @@ def fit_self_learning(
             p = min(1.0, 2 * p)
             last_improvement = iteration
     W, b = fit_procrustes(X[pairs[:, 0]], Y[pairs[:, 1]])
-    return W, b, history
+    return W, b, history, pairs

@@ -3,7 +3,8 @@
 held-out test dictionary, source -> target and target -> source.
 
 Entry: `map.npz` (W [d_t, d_s], b [d_t]: always source -> target, whatever
-`mapping.direction`), `bli.json`, `induced_dictionary.tsv`, and for self-learning
+`mapping.direction`; with the multi-step framework also W_shared, b_shared: target -> the
+shared space where BLI is measured), `bli.json`, `induced_dictionary.tsv`, and for self-learning
 `self_learning.json` (one record per iteration).
 """
 
@@ -19,6 +20,7 @@ from dtl_cli import ui
 from dtl_cli.align.bli import evaluate_bli, filter_pairs, induce_dictionary, read_dictionary
 from dtl_cli.align.learn import DIRECTIONS, METHODS, learn_map
 from dtl_cli.align.mappings import apply_map
+from dtl_cli.align.multistep import MultiStep
 from dtl_cli.align.normalize import STEPS
 from dtl_cli.align.self_learning import identical_pairs
 from dtl_cli.errors import ConfigError, DataError
@@ -60,6 +62,26 @@ def check_config(cfg: DictConfig) -> None:
             raise ConfigError(f"mapping.{key}={m[key]} must be >= 1")
     if "keep_prob" in m and not 0 < m.keep_prob <= 1:
         raise ConfigError(f"mapping.keep_prob={m.keep_prob} must be in (0, 1]")
+    steps = multistep_steps(m)
+    if not steps.is_orthogonal and m.method not in ("procrustes", "self_learning"):
+        raise ConfigError(
+            f"mapping.whiten/src_reweight/trg_reweight apply to procrustes and self_learning, "
+            f"not mapping={m.method}; drop them or pick one of those"
+        )
+
+
+def multistep_steps(m: DictConfig) -> MultiStep:
+    """The multi-step framework options of ``mapping`` (all off: plain orthogonal)."""
+    try:
+        return MultiStep(
+            whiten=bool(m.get("whiten", False)),
+            src_reweight=float(m.get("src_reweight", 0.0)),
+            trg_reweight=float(m.get("trg_reweight", 0.0)),
+            src_dewhiten=m.get("src_dewhiten"),
+            trg_dewhiten=m.get("trg_dewhiten"),
+        )
+    except ValueError as err:
+        raise ConfigError(f"mapping.{err}; de-whitening takes null, src or trg") from None
 
 
 def run(cfg: DictConfig, store: Store, run_dir: Path) -> dict:
@@ -138,10 +160,14 @@ def _build(cfg: DictConfig, upstream: Path, tmp: Path) -> dict:
         steps=list(m.get("normalize") or []),
         ridge=m.get("ridge", 0.0),
         self_learning=_self_learning_args(m, cfg.seed),
+        multistep=multistep_steps(m),
         log=log,
     )
     W, b = learned.W, learned.b
-    np.savez(tmp / "map.npz", W=W.astype(np.float32), b=b.astype(np.float32))
+    arrays = {"W": W, "b": b}
+    if learned.shared is not None:
+        arrays["W_shared"], arrays["b_shared"] = learned.shared
+    np.savez(tmp / "map.npz", **{k: v.astype(np.float32) for k, v in arrays.items()})
     if m.method == "self_learning":
         (tmp / "self_learning.json").write_text(json.dumps(learned.history, indent=2))
         last = learned.history[-1]
@@ -151,7 +177,11 @@ def _build(cfg: DictConfig, upstream: Path, tmp: Path) -> dict:
             f"{last['pairs']} induced pairs"
         )
 
-    mapped = apply_map(pre.source_vectors, W, b)
+    # BLI compares the languages where the map put them: the target space, or the
+    # multi-step framework's shared space (both sides taken there by `shared`).
+    into_shared = learned.shared or (np.eye(W.shape[0], dtype=np.float32), np.zeros_like(b))
+    target_vectors = apply_map(pre.target_vectors, *into_shared)
+    mapped = apply_map(apply_map(pre.source_vectors, W, b), *into_shared)
     test_path = cfg.dataset.dictionary.test
     test_pairs = read_dictionary(test_path)
     bli_args = {
@@ -161,16 +191,20 @@ def _build(cfg: DictConfig, upstream: Path, tmp: Path) -> dict:
         "dict_name": f"{test_path} [dataset.dictionary.test]",
     }
     bli = evaluate_bli(
-        pre.source_words, mapped, pre.target_words, pre.target_vectors, test_pairs, **bli_args
+        pre.source_words, mapped, pre.target_words, target_vectors, test_pairs, **bli_args
     )
     bli["seed_pairs_used"], bli["seed_pairs_dropped"] = len(seed_pairs), dropped
-    mapped_back = apply_map(pre.target_vectors, learned.W_reverse, learned.b_reverse)
+    if learned.shared is None:  # target -> source in source space, through the inverse
+        queries = apply_map(pre.target_vectors, learned.W_reverse, learned.b_reverse)
+        candidates = pre.source_vectors
+    else:  # both sides are in the shared space already
+        queries, candidates = target_vectors, mapped
     try:
         bli["reverse"] = evaluate_bli(
             pre.target_words,
-            mapped_back,
+            queries,
             pre.source_words,
-            pre.source_vectors,
+            candidates,
             [(t, s) for s, t in test_pairs],
             **bli_args,
         )
@@ -181,7 +215,7 @@ def _build(cfg: DictConfig, upstream: Path, tmp: Path) -> dict:
         pre.source_words,
         mapped,
         pre.target_words,
-        pre.target_vectors,
+        target_vectors,
         n_words=INDUCED_WORDS,
         csls_pool=bli_args["csls_pool"],
     )

@@ -52,7 +52,7 @@ def test_self_learning_from_25_pairs_matches_supervised_procrustes(planted):
     supervised = _p_at_1(X, Y, gold, W_sup, b_sup, test)
     seed = np.stack([train[:25], gold[train[:25]]], axis=1)
     W_seed, b_seed = fit_procrustes(X[seed[:, 0]], Y[seed[:, 1]])
-    W, b, history = fit_self_learning(X, Y, seed, cutoff=1200, patience=3, seed=0)
+    W, b, history, _ = fit_self_learning(X, Y, seed, cutoff=1200, patience=3, seed=0)
     learned = _p_at_1(X, Y, gold, W, b, test)
     assert supervised > 0.6  # the task is not trivial ...
     assert _p_at_1(X, Y, gold, W_seed, b_seed, test) < supervised - 0.1  # ... nor are 25 pairs
@@ -64,7 +64,7 @@ def test_history_records_each_iteration_and_ends_at_its_best(planted):
     X, Y, gold, train, _ = planted
     seed = np.stack([train[:25], gold[train[:25]]], axis=1)
     seen = []
-    _, _, history = fit_self_learning(X, Y, seed, cutoff=800, patience=2, log=seen.append)
+    _, _, history, _ = fit_self_learning(X, Y, seed, cutoff=800, patience=2, log=seen.append)
     assert seen == history
     assert [h["iteration"] for h in history] == list(range(1, len(history) + 1))
     assert set(history[0]) == {"iteration", "objective", "pairs", "keep_prob", "seconds"}
@@ -88,7 +88,7 @@ def test_self_learning_is_deterministic_for_a_seed(planted):
 def test_max_iterations_bounds_the_loop(planted):
     X, Y, gold, train, _ = planted
     seed = np.stack([train[:25], gold[train[:25]]], axis=1)
-    _, _, history = fit_self_learning(X, Y, seed, cutoff=300, max_iterations=3)
+    _, _, history, _ = fit_self_learning(X, Y, seed, cutoff=300, max_iterations=3)
     assert len(history) == 3
 
 
@@ -166,7 +166,7 @@ def test_identical_seed_drives_self_learning(planted):
         words_src[i] = words_tgt[gold[i]] = f"name{i}"
     seed = identical_pairs(words_src, words_tgt)
     assert len(seed) == 30 and (gold[seed[:, 0]] == seed[:, 1]).all()
-    W, b, _ = fit_self_learning(X, Y, seed, cutoff=1200, patience=3)
+    W, b, _, _ = fit_self_learning(X, Y, seed, cutoff=1200, patience=3)
     assert _p_at_1(X, Y, gold, W, b, test) > 0.6
 
 

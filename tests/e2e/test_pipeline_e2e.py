@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import TINY, run_dtl
 
@@ -93,6 +94,21 @@ def test_sweep_over_two_mappings_pretrains_once(shared):
     assert len(list((store / "pretrain").glob("[0-9a-f]*"))) == 1
     # linear + none + the procrustes entry from the fixture
     assert len(list((store / "map").glob("[0-9a-f]*"))) == 3
+
+
+def test_vecmap_multistep_recipe_maps_and_is_scored_in_the_shared_space(shared):
+    root, store, _ = shared
+    recipe = ["mapping.whiten=true", "mapping.src_reweight=0.5", "mapping.trg_reweight=0.5"]
+    recipe += ["mapping.src_dewhiten=src", "mapping.trg_dewhiten=trg"]
+    result = run_dtl(["map", *recipe], root, store)
+    assert result.returncode == 0, result.stderr
+    entries = {path.parent for path in (store / "map").glob("*/map.npz")}
+    shared = [e for e in entries if "W_shared" in np.load(e / "map.npz").files]
+    assert len(shared) == 1
+    bli = json.loads((shared[0] / "bli.json").read_text())
+    assert bli["csls"]["p@1"] > 0.8 and bli["reverse"]["csls"]["p@1"] > 0.8
+    line = _one_error_line(run_dtl(["map", "mapping=linear", "mapping.whiten=true"], root, store))
+    assert "mapping=linear" in line and "procrustes and self_learning" in line
 
 
 def test_same_seed_same_numbers_in_a_fresh_store(shared, tmp_path):
