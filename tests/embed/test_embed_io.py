@@ -3,6 +3,7 @@ import gzip
 import numpy as np
 import pytest
 
+from dtl_cli.embed import io as io_module
 from dtl_cli.embed.io import load_saved_vectors, load_vectors, save_vectors, write_vec
 from dtl_cli.errors import DataError
 
@@ -153,3 +154,84 @@ def test_writers_reject_unwritable_words(tmp_path):
         save_vectors(tmp_path / "x", ["a\nb"], np.zeros((1, 2)))
     with pytest.raises(ValueError, match="shape"):
         save_vectors(tmp_path / "x", ["a"], np.zeros((2, 2)))
+
+
+def _mixed_case_file(path, n=300, dim=4):
+    """A .vec file with case twins ("w7", "W7") and an exact duplicate, values of all shapes."""
+    rng = np.random.default_rng(1)
+    words = [f"W{i - 1}" if i % 5 == 4 else f"w{i}" for i in range(n)]
+    words[n // 2] = words[3]  # a later exact duplicate: skipped
+    vectors = (rng.standard_normal((n, dim)) * 10.0 ** rng.integers(-8, 8, (n, 1))).astype(
+        np.float32
+    )
+    write_vec(path, words, vectors)
+    return words, vectors
+
+
+def _exact_only(monkeypatch):
+    """Force the line-by-line parser, the reference for what the block parser must return."""
+    monkeypatch.setattr(io_module._TextRows, "_add_fast", lambda *args: False)
+
+
+@pytest.mark.parametrize("block_bytes", [None, 64])
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"max_vocab": 57}, {"lowercase": True}, {"lowercase": True, "max_vocab": 101}],
+)
+def test_block_parser_equals_line_by_line(tmp_path, monkeypatch, options, block_bytes):
+    for name in ["mixed.vec", "mixed.vec.gz"]:
+        path = tmp_path / name
+        _mixed_case_file(path)
+        if block_bytes:  # many small blocks: boundaries, stop-early between blocks
+            monkeypatch.setattr(io_module, "_BLOCK_BYTES", block_bytes)
+        words, vectors = load_vectors(path, **options)
+        with monkeypatch.context() as patched:
+            _exact_only(patched)
+            expected_words, expected = load_vectors(path, **options)
+        assert words == expected_words
+        assert vectors.dtype == np.float32
+        np.testing.assert_array_equal(vectors, expected)
+    n = options.get("max_vocab")
+    assert len(words) == (n if n else 239 if options.get("lowercase") else 299)
+
+
+def test_unusual_block_is_parsed_line_by_line(tmp_path, monkeypatch):
+    """float() rules stay: "1_0" is a number; a duplicate's values are never parsed."""
+    path = tmp_path / "odd.vec"
+    lines = [f"w{i} {i} {i + 0.5}" for i in range(40)]
+    lines[20] = "w20 1_0 +.5"
+    lines[30] = "w3 x y"
+    path.write_text("40 2\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    monkeypatch.setattr(io_module, "_BLOCK_BYTES", 50)
+    words, vectors = load_vectors(path)
+    assert words == [f"w{i}" for i in range(40) if i != 30]
+    assert vectors[20].tolist() == [10.0, 0.5]
+    assert vectors[-1].tolist() == [39.0, 39.5]
+
+
+@pytest.mark.parametrize(
+    ("bad_line", "expected"),
+    [
+        ("w50 1 x", r"bad\.vec:52: value 'x' is not a number"),
+        ("w50 1", r"bad\.vec:52: 1 values but the header says dim=2"),
+        ("w50 1  2", r"bad\.vec:52: 3 values but the header says dim=2"),
+        ("w50 1\t2", r"bad\.vec:52: 1 values but the header says dim=2"),
+        ("w50 1 nan", r"bad\.vec:52: NaN or infinite value"),
+        ("w50 1 1e999", r"bad\.vec:52: NaN or infinite value"),
+        ("w50 1 2 3", r"bad\.vec:52: 3 values but the header says dim=2"),
+        ("caf\udce9 1 2", r"bad\.vec:52: not UTF-8 \(byte 0xe9 at column 4\)"),
+    ],
+)
+@pytest.mark.parametrize("block_bytes", [None, 100])
+def test_bad_line_after_many_good_ones_is_named(
+    tmp_path, monkeypatch, bad_line, expected, block_bytes
+):
+    path = tmp_path / "bad.vec"
+    lines = [f"w{i} {i} 0.25" for i in range(80)]
+    lines[50] = bad_line
+    text = "80 2\n" + "\n".join(lines) + "\n"
+    path.write_bytes(text.encode("utf-8", errors="surrogateescape"))
+    if block_bytes:
+        monkeypatch.setattr(io_module, "_BLOCK_BYTES", block_bytes)
+    with pytest.raises(DataError, match=expected):
+        load_vectors(path)
