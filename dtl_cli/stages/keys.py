@@ -54,6 +54,14 @@ def pretrain_key(cfg: DictConfig) -> str:
     )
 
 
+def vectors_key(path: str, max_vocab: int | None, lowercase: bool) -> str:
+    """The binary copy of a pretrained vector file, loaded with these options."""
+    return config_key(
+        "vectors",
+        {"file": _fingerprint(path), "max_vocab": max_vocab, "lowercase": lowercase},
+    )
+
+
 def map_key(cfg: DictConfig) -> str:
     dictionary = _plain(cfg.dataset.dictionary)
     return config_key(

@@ -18,13 +18,14 @@ from omegaconf import DictConfig
 
 from dtl_cli import ui
 from dtl_cli.align.normalize import normalize
-from dtl_cli.embed.io import load_vectors, save_vectors
+from dtl_cli.embed.io import save_vectors
 from dtl_cli.embed.train import train_word2vec
 from dtl_cli.errors import DataError
 from dtl_cli.models.classifier import build_classifier
 from dtl_cli.models.training import fit_classifier
 from dtl_cli.stages.common import architecture, embedding_matrix, tensorboard_dir, training_args
 from dtl_cli.stages.keys import pretrain_key
+from dtl_cli.stages.vectors import load_pretrained_vectors
 from dtl_cli.store import Store
 from dtl_cli.text.readers import iter_lines, read_labelled
 from dtl_cli.text.tokenize import make_tokenizer
@@ -45,7 +46,7 @@ def is_cached(cfg: DictConfig, store: Store) -> bool:
 
 def run(cfg: DictConfig, store: Store, run_dir: Path) -> dict:
     key = pretrain_key(cfg)
-    entry, cached = store.get_or_build(STAGE, key, lambda tmp: _build(cfg, tmp, run_dir))
+    entry, cached = store.get_or_build(STAGE, key, lambda tmp: _build(cfg, store, tmp, run_dir))
     return {"key": key, "entry": str(entry), "cached": cached}
 
 
@@ -90,13 +91,23 @@ def _write_tokens(path: Path, documents: list[list[str]], unlabelled: list[str],
 
 
 def _vectors(
-    cfg: DictConfig, side: str, documents: list[list[str]], tokenize: Callable, tmp: Path
+    cfg: DictConfig,
+    store: Store,
+    side: str,
+    documents: list[list[str]],
+    tokenize: Callable,
+    tmp: Path,
 ) -> tuple[list[str], np.ndarray]:
     emb = cfg.embedding
     if emb.method == "pretrained":
         path = emb.source_vectors if side == "source" else emb.target_vectors
         ui.info(f"{side}: loading vectors from {path}")
-        return load_vectors(path, max_vocab=emb.max_vocab, lowercase=emb.lowercase)
+        words, vectors, reused = load_pretrained_vectors(
+            store, path, max_vocab=emb.max_vocab, lowercase=emb.lowercase
+        )
+        copy = "reused the binary copy" if reused else "saved a binary copy for next time"
+        ui.info(f"{side}: {len(words)} words x {vectors.shape[1]} dims; {copy} in the store")
+        return words, vectors
     if emb.method != "word2vec":
         raise DataError(f"embedding.method={emb.method!r} must be 'word2vec' or 'pretrained'")
     unlabelled = list(cfg.dataset[side].unlabelled)
@@ -146,7 +157,7 @@ def _encode(token_lists: list[list[str]], index: dict[str, int], max_len: int, n
     return ids, n_cut
 
 
-def _build(cfg: DictConfig, tmp: Path, run_dir: Path) -> dict:
+def _build(cfg: DictConfig, store: Store, tmp: Path, run_dir: Path) -> dict:
     d = cfg.dataset
     frames = {
         name: _read(d[side][part], f"dataset.{side}.{part}")
@@ -181,7 +192,7 @@ def _build(cfg: DictConfig, tmp: Path, run_dir: Path) -> dict:
         ("source", tokens["source_train"]),
         ("target", tokens["target_train"] + tokens["target_test"]),
     ]:
-        words, raw = _vectors(cfg, side, docs, tokenizers[side], tmp)
+        words, raw = _vectors(cfg, store, side, docs, tokenizers[side], tmp)
         vectors[side] = normalize(raw, list(cfg.embedding.normalize))
         index[side] = build_vocab(words)
         save_vectors(tmp / side, words, vectors[side])

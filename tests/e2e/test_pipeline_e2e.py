@@ -206,6 +206,7 @@ def test_own_csv_files_with_pretrained_vectors(shared, tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert "source: loading vectors from" in result.stdout
+    assert "saved a binary copy for next time in the store" in result.stdout
     m = _metrics(tmp_path, "run")
     assert m["transfer"]["accuracy"] > m["chance"] + 0.3
     assert m["bli"]["nn"]["p@1"] > 0.3
