@@ -37,6 +37,7 @@ bench: $(STAMP)
 	$(BIN)/python scripts/bench_cli.py
 	$(BIN)/python scripts/bench_train.py
 	$(BIN)/python scripts/bench_mapping.py
+	$(BIN)/python scripts/bench_vectors.py
 
 clean:
 	rm -rf $(VENV) .dtl outputs multirun
