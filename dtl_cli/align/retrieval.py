@@ -1,7 +1,10 @@
 """Batched cosine nearest-neighbour retrieval (plain NN and CSLS).
 
-Similarities are computed one batch of rows at a time into a reused buffer, so peak memory
-is about batch_size x len(targets) float32 values; no full V x V matrix is built.
+Similarities are computed one tile (a block of rows by a block of columns, about 8M float32
+values, 32 MB) at a time into a reused buffer; no full V x V matrix is built. Each tile's
+top k is merged into the running top k of its rows. Tiles, rather than whole rows, keep the
+products efficient at 200k words: a row block of whole 200k-wide rows would hold only 41
+rows, and the BLAS would re-read all of B for every 41 rows.
 CSLS follows Conneau et al. (2018): 2 cos(x, y) - r_T(x) - r_S(y).
 
 Top-k selection avoids partitioning whole rows: the columns of a row are split into
@@ -38,17 +41,32 @@ def _batches(n: int, batch_size: int):
         yield start, min(start + batch_size, n)
 
 
-def _rows_per_block(batch_size: int, n_cols: int) -> int:
+# Rows of up to 32768 targets are taken whole (row blocks of >= 256 rows keep the BLAS
+# efficient); wider ones are cut into equal column tiles of at most 16384 targets, whose
+# 16384 x 300 float32 (20 MB) stay in the CPU's cache while a row block is multiplied by
+# them. Measured here at 200k targets: half the time of whole 41-row blocks.
+_FULL_WIDTH = 32768
+_TILE_COLS = 16384
+
+
+def tile_shape(n_rows: int, n_cols: int, batch_size: int = 4096) -> tuple[int, int]:
+    """(rows, cols) of the similarity tiles for an [n_rows, n_cols] product: at most
+    batch_size rows, about _BLOCK_VALUES values in all."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    return max(1, min(batch_size, _BLOCK_VALUES // max(n_cols, 1)))
+    cols = max(n_cols, 1)
+    if cols > _FULL_WIDTH:
+        n_tiles = -(-cols // _TILE_COLS)
+        cols = -(-cols // n_tiles)  # equal widths: no thin last tile
+    rows = max(1, min(batch_size, n_rows, _BLOCK_VALUES // cols))
+    return rows, cols
 
 
 def _candidates(scores: np.ndarray, k: int) -> np.ndarray:
     """Column indices [rows, c] per row that include the row's k largest scores."""
     rows, n = scores.shape
     n_groups = n // _GROUP
-    if n_groups <= 4 * k:
+    if n_groups <= 2 * k:
         return np.broadcast_to(np.arange(n), (rows, n))
     # Group j holds columns j, j + n_groups, j + 2 n_groups, ...: the maxima are
     # _GROUP - 1 elementwise maxima over contiguous slices.
@@ -95,23 +113,65 @@ def top_columns(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     )
 
 
+def tiled_top(
+    A: np.ndarray,
+    B: np.ndarray,
+    wants: Sequence[tuple[int, np.ndarray | None]],
+    batch_size: int = 4096,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Row-wise top k of A [n_a, d] @ B.T [d, n_b] scores, for several scorings at once.
+
+    Each want is (k, penalty): penalty None scores by the product itself; a penalty [n_b]
+    scores by 2 * product - penalty[j] (the column-dependent part of CSLS). Returns, per
+    want, columns int64 [n_a, k] and scores float32 [n_a, k], best first (k clipped to n_b).
+    """
+    n_a, n_b = len(A), len(B)
+    if sum(penalty is not None for _, penalty in wants) > 1:
+        raise ValueError("at most one penalised scoring per pass")
+    wants = [(min(k, n_b), penalty) for k, penalty in wants]
+    out = [
+        (np.zeros((n_a, k), dtype=np.int64), np.zeros((n_a, k), dtype=np.float32)) for k, _ in wants
+    ]
+    if n_a == 0 or n_b == 0:
+        return out
+    rows, cols = tile_shape(n_a, n_b, batch_size)
+    buf = np.empty(rows * cols, dtype=np.float32)
+    for r0, r1 in _batches(n_a, rows):
+        best: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(wants)
+        for c0, c1 in _batches(n_b, cols):
+            # A C-contiguous view for every tile shape: strided tiles would make the
+            # product and the selection copy.
+            tile = buf[: (r1 - r0) * (c1 - c0)].reshape(r1 - r0, c1 - c0)
+            np.matmul(A[r0:r1], B[c0:c1].T, out=tile)
+            # Plain scorings first: the penalised ones change the tile in place.
+            for w in sorted(range(len(wants)), key=lambda w: wants[w][1] is not None):
+                k, penalty = wants[w]
+                if penalty is not None:
+                    tile *= 2
+                    tile -= penalty[c0:c1]
+                idx, vals = top_columns(tile, k)
+                best[w] = _merge(best[w], (idx + c0, vals), k)
+        for w, (idx, vals) in enumerate(best):
+            out[w][0][r0:r1], out[w][1][r0:r1] = idx, vals
+    return out
+
+
+def _merge(best, new, k):
+    """Top k of two (columns, scores) lists per row, best first."""
+    if best is None:
+        return new
+    cols = np.hstack([best[0], new[0]])
+    vals = np.hstack([best[1], new[1]])
+    order = np.argsort(-vals, axis=1, kind="stable")[:, :k]
+    return np.take_along_axis(cols, order, axis=1), np.take_along_axis(vals, order, axis=1)
+
+
 def nearest_unit(
     A: np.ndarray, B: np.ndarray, k: int, batch_size: int = 4096
 ) -> tuple[np.ndarray, np.ndarray]:
     """Each unit row of A [n_a, d]'s k nearest unit rows of B [n_b, d] by cosine, best first:
     indices int64 [n_a, k] and cosines float32 [n_a, k] (k clipped to n_b)."""
-    k = min(k, len(B))
-    idx = np.zeros((len(A), k), dtype=np.int64)
-    vals = np.zeros((len(A), k), dtype=np.float32)
-    if k == 0 or len(A) == 0:
-        return idx, vals
-    rows = _rows_per_block(batch_size, len(B))
-    buf = np.empty((min(rows, len(A)), len(B)), dtype=np.float32)
-    for start, stop in _batches(len(A), rows):
-        block = buf[: stop - start]
-        np.matmul(A[start:stop], B.T, out=block)
-        idx[start:stop], vals[start:stop] = top_columns(block, k)
-    return idx, vals
+    return tiled_top(A, B, [(k, None)], batch_size)[0]
 
 
 def _knn_mean_unit(A: np.ndarray, B: np.ndarray, k: int, batch_size: int) -> np.ndarray:
@@ -154,34 +214,25 @@ def topk_methods(
     Q = unit_rows(queries)
     T = unit_rows(targets)
     k = min(k, len(T))
-    out = {
-        m: (np.zeros((len(Q), k), dtype=np.int64), np.zeros((len(Q), k), dtype=np.float32))
-        for m in methods
-    }
     if len(Q) == 0 or k == 0:
-        return out
-    csls = "csls" in methods
-    if csls:
-        pool = Q if query_pool is None else unit_rows(query_pool)
-        r_source = _knn_mean_unit(T, pool, csls_k, batch_size)  # [V]
-        ck = min(csls_k, len(T))
-    rows = _rows_per_block(batch_size, len(T))
-    buf = np.empty((min(rows, len(Q)), len(T)), dtype=np.float32)
-    for start, stop in _batches(len(Q), rows):
-        sims = buf[: stop - start]
-        np.matmul(Q[start:stop], T.T, out=sims)
-        need = max(k, ck) if csls else k
-        idx, vals = top_columns(sims, need)
-        if "nn" in out:
-            out["nn"][0][start:stop] = idx[:, :k]
-            out["nn"][1][start:stop] = vals[:, :k]
-        if csls:
-            r_target = vals[:, :ck].mean(axis=1)
-            sims *= 2
-            sims -= r_source
-            idx, vals = top_columns(sims, k)
-            out["csls"][0][start:stop] = idx
-            out["csls"][1][start:stop] = vals - r_target[:, None]
+        return {
+            m: (np.zeros((len(Q), k), dtype=np.int64), np.zeros((len(Q), k), dtype=np.float32))
+            for m in methods
+        }
+    if "csls" not in methods:
+        return {"nn": tiled_top(Q, T, [(k, None)], batch_size)[0]}
+    pool = Q if query_pool is None else unit_rows(query_pool)
+    r_source = _knn_mean_unit(T, pool, csls_k, batch_size)  # [V]
+    ck = min(csls_k, len(T))
+    # One pass over the queries' products: the nearest targets by cosine (NN, and r_T from
+    # the csls_k nearest) and the best by 2 cos - r_S (CSLS once r_T is subtracted).
+    (nn_idx, nn_cos), (c_idx, c_score) = tiled_top(
+        Q, T, [(max(k, ck), None), (k, r_source)], batch_size
+    )
+    r_target = nn_cos[:, :ck].mean(axis=1)
+    out = {"csls": (c_idx, (c_score - r_target[:, None]).astype(np.float32))}
+    if "nn" in methods:
+        out["nn"] = (nn_idx[:, :k], nn_cos[:, :k])
     return out
 
 

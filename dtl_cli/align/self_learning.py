@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from dtl_cli.align.mappings import apply_map, fit_procrustes
-from dtl_cli.align.retrieval import nearest_unit, unit_rows
+from dtl_cli.align.retrieval import nearest_unit, tiled_top, unit_rows
 
 _NUMERAL = re.compile(r"[0-9]+(?:[.,][0-9]+)*")
 
@@ -105,14 +105,13 @@ def pick_by_rank(
     if m < n_b:
         bound = 2 * cand_cos[:, -1] - r_a - r_b.min()
         redo = np.flatnonzero((ranks >= m) | (score <= bound))
-        for start, stop in _batches(len(redo), batch_size):
-            which = redo[start:stop]
-            full = 2 * (A[which] @ B.T) - r_a[which, None] - r_b[None, :]
-            # The rank-r largest of a row is the (n_b - 1 - r)-th smallest.
-            kth = n_b - 1 - ranks[which]
-            for j, row in enumerate(which):
-                col = int(np.argpartition(full[j], kth[j])[kth[j]])
-                picked[row], score[row] = col, full[j, col]
+        if len(redo):
+            # Exact: the best (max rank + 1) of each such row by 2 cos - r_b, all of B.
+            need = int(ranks[redo].max()) + 1
+            cols, values = tiled_top(A[redo], B, [(need, r_b)], batch_size)[0]
+            at = ranks[redo]
+            picked[redo] = cols[np.arange(len(redo)), at]
+            score[redo] = values[np.arange(len(redo)), at] - r_a[redo]
     return picked.astype(np.int64), score.astype(np.float32)
 
 

@@ -115,3 +115,29 @@ def test_nn_and_csls_from_one_pass_match_brute_force_on_wide_targets():
         want = np.argsort(-sims, axis=1)[:, :5]
         np.testing.assert_array_equal(got[method][0], want)
         np.testing.assert_allclose(got[method][1], np.take_along_axis(sims, want, 1), atol=1e-5)
+
+
+@pytest.mark.parametrize(("tile_cols", "block_values"), [(5, 20), (7, 1000), (4096, 1 << 23)])
+def test_tiles_merge_to_the_brute_force_answer(monkeypatch, tile_cols, block_values):
+    # Tiny tiles split every row over several column tiles, so merging is exercised; the
+    # CSLS scores are checked against the textbook formula.
+    from dtl_cli.align import retrieval
+
+    monkeypatch.setattr(retrieval, "_TILE_COLS", tile_cols)
+    monkeypatch.setattr(retrieval, "_FULL_WIDTH", tile_cols)
+    monkeypatch.setattr(retrieval, "_BLOCK_VALUES", block_values)
+    rng = np.random.default_rng(5)
+    Q, T, pool = rng.normal(size=(30, 6)), rng.normal(size=(41, 6)), rng.normal(size=(50, 6))
+    cos = _cos(Q, T)
+    r_t = np.sort(cos, axis=1)[:, -4:].mean(axis=1)
+    r_s = np.sort(_cos(T, pool), axis=1)[:, -4:].mean(axis=1)
+    csls = 2 * cos - r_t[:, None] - r_s[None, :]
+    got = topk_methods(Q, T, 6, csls_k=4, query_pool=pool, batch_size=8)
+    for method, scores in (("nn", cos), ("csls", csls)):
+        want = np.argsort(-scores, axis=1)[:, :6]
+        np.testing.assert_array_equal(got[method][0], want)
+        np.testing.assert_allclose(
+            got[method][1], np.take_along_axis(scores, want, axis=1), atol=1e-5
+        )
+    with pytest.raises(ValueError, match="one penalised"):
+        retrieval.tiled_top(Q, T, [(1, r_s), (1, r_s)])

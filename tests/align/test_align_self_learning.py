@@ -110,9 +110,14 @@ def test_csls_induce_matches_brute_force_union(batch_size):
 
 
 @pytest.mark.parametrize("m", [3, 12, 300])
-def test_pick_by_rank_matches_brute_force_with_few_candidates(m):
+def test_pick_by_rank_matches_brute_force_with_few_candidates(m, monkeypatch):
     # With m neighbours per row most picks come from the candidates and the rest are
-    # recomputed whole; every pick must equal the brute-force rank-r CSLS column.
+    # recomputed whole (in column tiles of 64); every pick must equal the brute-force
+    # rank-r CSLS column.
+    from dtl_cli.align import retrieval
+
+    monkeypatch.setattr(retrieval, "_TILE_COLS", 64)
+    monkeypatch.setattr(retrieval, "_FULL_WIDTH", 64)
     rng = np.random.default_rng(4)
     S = unit_rows(rng.normal(size=(200, 8)))
     T = unit_rows(rng.normal(size=(300, 8)))
