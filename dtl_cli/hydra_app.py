@@ -143,6 +143,9 @@ def hydra_entry(cfg: DictConfig) -> None:
     run_dir = Path(hydra_cfg.runtime.output_dir)
     try:
         from dtl_cli.device import init_tensorflow, plan_devices
+        from dtl_cli.stages.options import check_options
+
+        check_options(cfg)  # before TensorFlow: a bad value costs no start-up
 
         d = cfg.device
         plan = plan_devices(d.kind, list(d.gpus), d.fallback, d.memory_growth, d.mixed_precision)

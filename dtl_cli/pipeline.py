@@ -50,13 +50,8 @@ def run_pipeline(verb: str, cfg: DictConfig, run_dir: Path, devices: list[str]) 
         **run_context(),
         "stages": {},
     }
-    stages = {
-        name: importlib.import_module(f"dtl_cli.stages.{name}") for name in STAGES[: last + 1]
-    }
-    for stage in stages.values():  # option checks first, so a bad value costs no work
-        if hasattr(stage, "check_config"):
-            stage.check_config(cfg)
-    for name, stage in stages.items():
+    for name in STAGES[: last + 1]:
+        stage = importlib.import_module(f"dtl_cli.stages.{name}")
         cached = stage.is_cached(cfg, store)
         if name in wanted:
             status = "cached" if cached else "running"

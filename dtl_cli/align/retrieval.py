@@ -21,7 +21,7 @@ from collections.abc import Sequence
 import numpy as np
 
 METHODS = ("nn", "csls")
-# Row batches are capped so that one similarity block stays near this many float32 values.
+# One similarity tile holds about this many float32 values (32 MB).
 _BLOCK_VALUES = 1 << 23
 _GROUP = 16
 
@@ -134,6 +134,8 @@ def tiled_top(
     ]
     if n_a == 0 or n_b == 0:
         return out
+    # Plain scorings first: the penalised one changes the tile in place.
+    order = sorted(range(len(wants)), key=lambda w: wants[w][1] is not None)
     rows, cols = tile_shape(n_a, n_b, batch_size)
     buf = np.empty(rows * cols, dtype=np.float32)
     for r0, r1 in _batches(n_a, rows):
@@ -143,8 +145,7 @@ def tiled_top(
             # product and the selection copy.
             tile = buf[: (r1 - r0) * (c1 - c0)].reshape(r1 - r0, c1 - c0)
             np.matmul(A[r0:r1], B[c0:c1].T, out=tile)
-            # Plain scorings first: the penalised ones change the tile in place.
-            for w in sorted(range(len(wants)), key=lambda w: wants[w][1] is not None):
+            for w in order:
                 k, penalty = wants[w]
                 if penalty is not None:
                     tile *= 2

@@ -11,9 +11,9 @@ score of the induced pairs) has not improved by more than ``min_improvement`` fo
 Stochastic induction is drawn as a rank per row (see ``draw_ranks``), which is the same
 distribution as dropping entries, without a random number per entry.
 
-Memory: similarities are computed ``batch_size`` rows at a time, so the peak is about
-batch_size x cutoff float32 values plus each row's nearest-neighbour list; no
-cutoff x cutoff matrix is ever held whole.
+Memory: similarities are computed one tile at a time (see ``retrieval.tiled_top``), so the
+peak is one tile plus each row's nearest-neighbour list; no cutoff x cutoff matrix is ever
+held whole.
 """
 
 from __future__ import annotations
@@ -113,11 +113,6 @@ def pick_by_rank(
             picked[redo] = cols[np.arange(len(redo)), at]
             score[redo] = values[np.arange(len(redo)), at] - r_a[redo]
     return picked.astype(np.int64), score.astype(np.float32)
-
-
-def _batches(n: int, size: int):
-    for start in range(0, n, size):
-        yield start, min(start + size, n)
 
 
 def csls_induce(

@@ -18,18 +18,16 @@ from omegaconf import DictConfig
 
 from dtl_cli import ui
 from dtl_cli.align.bli import evaluate_bli, filter_pairs, induce_dictionary, read_dictionary
-from dtl_cli.align.learn import DIRECTIONS, METHODS, learn_map
+from dtl_cli.align.learn import learn_map
 from dtl_cli.align.mappings import apply_map
-from dtl_cli.align.multistep import MultiStep
-from dtl_cli.align.normalize import STEPS
 from dtl_cli.align.self_learning import identical_pairs
-from dtl_cli.errors import ConfigError, DataError
+from dtl_cli.errors import DataError
 from dtl_cli.stages.common import load_pretrained
 from dtl_cli.stages.keys import map_key, pretrain_key
+from dtl_cli.stages.options import multistep_steps
 from dtl_cli.store import Store
 
 STAGE = "map"
-SEEDS = ("dictionary", "identical", "numerals")
 INDUCED_WORDS = 1000  # how many source words get their induced translation written out
 
 
@@ -37,55 +35,7 @@ def is_cached(cfg: DictConfig, store: Store) -> bool:
     return store.has(STAGE, map_key(cfg))
 
 
-def check_config(cfg: DictConfig) -> None:
-    """Fail before any work on a mapping or BLI option that is not one of the known values."""
-    pool = cfg.evaluation.bli.get("csls_pool")
-    if pool is not None and pool < 1:
-        raise ConfigError(
-            f"evaluation.bli.csls_pool={pool} must be >= 1 (approximate CSLS) or null (exact)"
-        )
-    m = cfg.mapping
-    if m.method not in METHODS:
-        raise ConfigError(f"mapping.method={m.method!r} is not one of {METHODS}")
-    if m.get("direction", DIRECTIONS[0]) not in DIRECTIONS:
-        raise ConfigError(f"mapping.direction={m.direction!r} is not one of {DIRECTIONS}")
-    if m.get("seed", SEEDS[0]) not in SEEDS:
-        raise ConfigError(f"mapping.seed={m.seed!r} is not one of {SEEDS}")
-    for step in m.get("normalize") or []:
-        if step not in STEPS:
-            raise ConfigError(f"mapping.normalize has {step!r}; use steps from {STEPS}")
-    seed_pairs = m.get("seed_pairs")
-    if seed_pairs is not None and seed_pairs < 1:
-        raise ConfigError(f"mapping.seed_pairs={seed_pairs} must be >= 1 (or null for all)")
-    for key in ("cutoff", "csls_k", "patience", "max_iterations", "batch_size"):
-        if key in m and m[key] < 1:
-            raise ConfigError(f"mapping.{key}={m[key]} must be >= 1")
-    if "keep_prob" in m and not 0 < m.keep_prob <= 1:
-        raise ConfigError(f"mapping.keep_prob={m.keep_prob} must be in (0, 1]")
-    steps = multistep_steps(m)
-    if not steps.is_orthogonal and m.method not in ("procrustes", "self_learning"):
-        raise ConfigError(
-            f"mapping.whiten/src_reweight/trg_reweight apply to procrustes and self_learning, "
-            f"not mapping={m.method}; drop them or pick one of those"
-        )
-
-
-def multistep_steps(m: DictConfig) -> MultiStep:
-    """The multi-step framework options of ``mapping`` (all off: plain orthogonal)."""
-    try:
-        return MultiStep(
-            whiten=bool(m.get("whiten", False)),
-            src_reweight=float(m.get("src_reweight", 0.0)),
-            trg_reweight=float(m.get("trg_reweight", 0.0)),
-            src_dewhiten=m.get("src_dewhiten"),
-            trg_dewhiten=m.get("trg_dewhiten"),
-        )
-    except ValueError as err:
-        raise ConfigError(f"mapping.{err}; de-whitening takes null, src or trg") from None
-
-
 def run(cfg: DictConfig, store: Store, run_dir: Path) -> dict:
-    check_config(cfg)
     key = map_key(cfg)
     upstream = store.path("pretrain", pretrain_key(cfg))
     entry, cached = store.get_or_build(STAGE, key, lambda tmp: _build(cfg, upstream, tmp))
@@ -179,9 +129,11 @@ def _build(cfg: DictConfig, upstream: Path, tmp: Path) -> dict:
 
     # BLI compares the languages where the map put them: the target space, or the
     # multi-step framework's shared space (both sides taken there by `shared`).
-    into_shared = learned.shared or (np.eye(W.shape[0], dtype=np.float32), np.zeros_like(b))
-    target_vectors = apply_map(pre.target_vectors, *into_shared)
-    mapped = apply_map(apply_map(pre.source_vectors, W, b), *into_shared)
+    mapped = apply_map(pre.source_vectors, W, b)
+    target_vectors = pre.target_vectors
+    if learned.shared is not None:
+        mapped = apply_map(mapped, *learned.shared)
+        target_vectors = apply_map(target_vectors, *learned.shared)
     test_path = cfg.dataset.dictionary.test
     test_pairs = read_dictionary(test_path)
     bli_args = {
