@@ -19,8 +19,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-# Bump when the layout of any stage's entry changes, so old entries are not misread.
-STORE_VERSION = 1
+# Bump when the layout of any stage's entry changes, or when a code change alters the numbers
+# an entry holds (2: training on full batches), so old entries are not misread or reused.
+STORE_VERSION = 2
 _TMP_PREFIX = ".tmp-"
 _DONE_FILE = "entry.json"
 

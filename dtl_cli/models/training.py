@@ -75,20 +75,35 @@ class _StopOnNaN(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+# Training sets of at least this many batches train on a repeated stream of full batches.
+FULL_BATCHES_FROM = 8
+
+
 def make_dataset(
-    ids: np.ndarray, labels: np.ndarray, batch_size: int, *, shuffle: bool, seed: int = 0
+    ids: np.ndarray,
+    labels: np.ndarray,
+    batch_size: int,
+    *,
+    shuffle: bool,
+    seed: int = 0,
+    full_batches: bool = False,
 ) -> tf.data.Dataset:
     """Batches of (ids [b, <=max_len] int32, labels [b] int64), shuffled with `seed`.
 
     Shuffles row numbers and gathers whole batches, so the per-element work is one integer.
     Batches are trimmed to their longest document when most documents are much shorter than
     max_len; when they are not, trimming would only cost (dynamic shapes), so it is skipped.
+    With `full_batches` the stream repeats without end (a fresh order each pass) and every
+    batch holds exactly batch_size rows: the static batch dimension makes recurrent layers
+    about 25% faster on CPU (scripts/bench_train.py); the caller sets steps_per_epoch.
     """
     ids_t = tf.constant(ids, dtype=tf.int32)
     labels_t = tf.constant(labels, dtype=tf.int64)
     rows = tf.data.Dataset.range(len(labels))
     if shuffle:
         rows = rows.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
+    if full_batches:
+        rows = rows.repeat()
     lengths = (ids != 0).sum(axis=1)
     trim = len(lengths) > 0 and np.percentile(lengths, 90) <= ids.shape[1] / 2
 
@@ -96,7 +111,8 @@ def make_dataset(
         batch = (tf.gather(ids_t, r), tf.gather(labels_t, r))
         return _trim_to_longest(*batch) if trim else batch
 
-    return rows.batch(batch_size).map(gather).prefetch(tf.data.AUTOTUNE)
+    batches = rows.batch(batch_size, drop_remainder=full_batches)
+    return batches.map(gather).prefetch(tf.data.AUTOTUNE)
 
 
 def balanced_class_weights(labels: np.ndarray, n_classes: int) -> dict[int, float]:
@@ -167,8 +183,13 @@ def fit_classifier(
         metrics=["accuracy"],
     )
     weights = balanced_class_weights(labels, n_classes) if class_weight == "balanced" else None
+    # Large sets: an epoch is ceil(n / b) full batches from a repeated stream, so its last
+    # batch is topped up from the next pass. Small (k-shot) sets keep a partial last batch,
+    # where topping up would change how often each example is seen.
+    full_batches = len(labels) >= FULL_BATCHES_FROM * batch_size
     history = model.fit(
-        make_dataset(ids, labels, batch_size, shuffle=True, seed=seed),
+        make_dataset(ids, labels, batch_size, shuffle=True, seed=seed, full_batches=full_batches),
+        steps_per_epoch=-(-len(labels) // batch_size) if full_batches else None,
         validation_data=validation,
         epochs=epochs,
         shuffle=False,  # the dataset shuffles itself, with the seed

@@ -205,6 +205,20 @@ def test_dataset_trims_each_batch_to_its_longest_document_in_steps_of_16():
     np.testing.assert_array_equal(batches[0][0].numpy(), ids[:2, :32])
 
 
+def test_full_batches_repeat_the_shuffled_rows_in_batches_of_static_size():
+    ids = np.arange(1, 11, dtype="int32")[:, None].repeat(3, axis=1)  # row r holds r + 1
+    labels = np.arange(10)
+    data = make_dataset(ids, labels, batch_size=4, shuffle=True, seed=3, full_batches=True)
+    assert data.element_spec[1].shape.as_list() == [4]
+    batches = list(data.take(5))  # 20 rows: two passes over the 10
+    assert all(len(labels) == 4 for _, labels in batches)
+    rows = np.concatenate([labels.numpy() for _, labels in batches])
+    np.testing.assert_array_equal(np.concatenate([i.numpy()[:, 0] for i, _ in batches]) - 1, rows)
+    for one_pass in (rows[:10], rows[10:]):
+        assert sorted(one_pass) == list(range(10))
+    assert not np.array_equal(rows[:10], rows[10:])  # a fresh order each pass
+
+
 def test_balanced_class_weights():
     weights = balanced_class_weights(np.array([0, 0, 0, 1]), 3)
     assert weights == pytest.approx({0: 4 / 9, 1: 4 / 3})
