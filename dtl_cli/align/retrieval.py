@@ -16,9 +16,13 @@ those k groups are gathered and partitioned.
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 METHODS = ("nn", "csls")
 # One similarity tile holds about this many float32 values (32 MB).
@@ -70,7 +74,7 @@ def _candidates(scores: np.ndarray, k: int) -> np.ndarray:
         return np.broadcast_to(np.arange(n), (rows, n))
     # Group j holds columns j, j + n_groups, j + 2 n_groups, ...: the maxima are
     # _GROUP - 1 elementwise maxima over contiguous slices.
-    group_max = scores[:, : n_groups * _GROUP].reshape(rows, _GROUP, n_groups).max(axis=1)
+    group_max = _group_max(scores, n_groups)
     # The k best groups, found the same way one level up (group_max is small and C-ordered).
     best_groups = _select(group_max, _candidates(group_max, k), k)
     cand = (best_groups[:, :, None] + n_groups * np.arange(_GROUP)).reshape(rows, -1)
@@ -78,6 +82,12 @@ def _candidates(scores: np.ndarray, k: int) -> np.ndarray:
         tail = np.arange(n_groups * _GROUP, n)
         cand = np.hstack([cand, np.broadcast_to(tail, (rows, len(tail)))])
     return cand
+
+
+def _group_max(scores: np.ndarray, n_groups: int) -> np.ndarray:
+    """[rows, n_groups]: the maximum of columns j, j + n_groups, ... (_GROUP of them)."""
+    rows = len(scores)
+    return scores[:, : n_groups * _GROUP].reshape(rows, _GROUP, n_groups).max(axis=1)
 
 
 def _gather(scores: np.ndarray, cand: np.ndarray) -> np.ndarray:
@@ -97,20 +107,106 @@ def _select(scores: np.ndarray, cand: np.ndarray, k: int) -> np.ndarray:
     return np.take_along_axis(cand, part, axis=1)
 
 
-def top_columns(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Column indices int64 [rows, k] and values [rows, k] of each row's k largest scores,
-    best first (k is clipped to the number of columns). ``scores`` is left unchanged."""
+def _best_first(cols: np.ndarray, values: np.ndarray, k: int):
+    """The k best of each row of (cols, values) [rows, c]: by value, then lowest column."""
+    order = np.lexsort((cols, -values), axis=1)[:, :k]
+    return np.take_along_axis(cols, order, axis=1), np.take_along_axis(values, order, axis=1)
+
+
+def _top_columns_by_selection(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    cols = _select(scores, _candidates(scores, k), k)
+    cols = np.ascontiguousarray(cols)
+    return _best_first(cols.astype(np.int64), _gather(scores, cols), k)
+
+
+def _above(scores: np.ndarray, k: int, floor: np.ndarray | None):
+    """Entries of scores [rows, n] that may be among a row's k largest, as flat arrays
+    (rows, columns, values) sorted by row, or None when the rows are too narrow for this.
+
+    Two levels of group maxima give a bound: a row's k largest second-level maxima are
+    real values, so its k largest scores are >= tau, the k-th of them. Only groups whose
+    maximum reaches tau (or `floor` [rows], the k-th best already found elsewhere, if
+    higher) are opened. Entries equal to the bound are kept, so ties are decided later.
+    """
     rows, n = scores.shape
-    k = min(k, n)
+    n1 = n // _GROUP
+    n2 = n1 // _GROUP
+    if n2 <= 2 * k:
+        return None
+    max1 = _group_max(scores, n1)  # the one pass over the whole tile
+    max2 = _group_max(max1, n2)
+    tau = np.partition(max2, n2 - k, axis=1)[:, n2 - k]
+    if floor is not None:
+        tau = np.maximum(tau, floor)
+    # Second-level group j holds first-level groups j, j + n2, ...; the first level's tail
+    # (n1 - n2 * _GROUP groups) and the columns' tail (n - n1 * _GROUP) belong to no group.
+    row, group2 = np.nonzero(max2 >= tau[:, None])
+    row, group1 = _open(max1, row, group2, n2, tau)
+    tail_row, tail_group1 = np.nonzero(max1[:, n2 * _GROUP :] >= tau[:, None])
+    row = np.concatenate([row, tail_row])
+    group1 = np.concatenate([group1, tail_group1 + n2 * _GROUP])
+    row, col = _open(scores, row, group1, n1, tau)
+    tail_row, tail_col = np.nonzero(scores[:, n1 * _GROUP :] >= tau[:, None])
+    row = np.concatenate([row, tail_row])
+    col = np.concatenate([col, tail_col + n1 * _GROUP])
+    order = np.argsort(row, kind="stable")
+    row, col = row[order], col[order]
+    return row, col, scores.ravel().take(row * n + col)
+
+
+def _open(values: np.ndarray, row: np.ndarray, group: np.ndarray, n_groups: int, tau):
+    """The members (row, index) of groups (row, group) of `values` [rows, m] that reach
+    tau [rows]; group j holds indices j, j + n_groups, ... (_GROUP of them)."""
+    index = group[:, None] + n_groups * np.arange(_GROUP)  # [h, _GROUP]
+    member = values.ravel().take(index + (row * values.shape[1])[:, None])
+    hit_group, hit_member = np.nonzero(member >= tau[row][:, None])
+    return row[hit_group], index[hit_group, hit_member]
+
+
+def _dense(row, col, values, rows: int, width: int | None = None):
+    """Ragged (row, col, value) triples sorted by row -> [rows, width] arrays padded with
+    -inf (values) and column 0."""
+    counts = np.bincount(row, minlength=rows)
+    width = int(counts.max(initial=0)) if width is None else width
+    pos = np.arange(len(row)) - (np.cumsum(counts) - counts)[row]
+    out_cols = np.zeros((rows, width), dtype=np.int64)
+    out_values = np.full((rows, width), -np.inf, dtype=np.float32)
+    out_cols[row, pos] = col
+    out_values[row, pos] = values
+    return out_cols, out_values
+
+
+# Beyond this many candidate entries per row (many ties), plain selection is cheaper.
+_MAX_CANDIDATES_PER_ROW = 256
+
+
+def top_columns(
+    scores: np.ndarray, k: int, best: tuple[np.ndarray, np.ndarray] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Column indices int64 [rows, k] and values [rows, k] of each row's k largest scores,
+    best first, ties to the lowest column (k is clipped to the number of columns).
+
+    ``best`` (columns, values) [rows, k], best first, is a running answer from other
+    columns (numbered apart from these, e.g. negative): the result is the k best of both,
+    and once it holds k its k-th value lets whole groups of ``scores`` be skipped.
+    ``scores`` is left unchanged.
+    """
+    rows, n = scores.shape
+    k_prior = 0 if best is None else best[0].shape[1]
+    k = min(k, n + k_prior)
     if k == 0:
         return np.zeros((rows, 0), dtype=np.int64), np.zeros((rows, 0), dtype=scores.dtype)
-    cols = _select(scores, _candidates(scores, k), k)
-    values = _gather(scores, np.ascontiguousarray(cols))
-    order = np.argsort(-values, axis=1, kind="stable")
-    return (
-        np.take_along_axis(cols, order, axis=1).astype(np.int64),
-        np.take_along_axis(values, order, axis=1),
-    )
+    # A full running answer bounds what can still enter; a partial one cannot.
+    floor = best[1][:, -1] if k_prior == k else None
+    found = _above(scores, k, floor)
+    if found is not None and len(found[0]) <= _MAX_CANDIDATES_PER_ROW * rows:
+        cols, values = _dense(*found, rows)
+    else:
+        cols, values = _top_columns_by_selection(scores, min(k, n))
+    if best is not None:
+        cols = np.hstack([best[0], cols])
+        values = np.hstack([best[1], values])
+    return _best_first(cols, values, k)
 
 
 def tiled_top(
@@ -137,34 +233,51 @@ def tiled_top(
     # Plain scorings first: the penalised one changes the tile in place.
     order = sorted(range(len(wants)), key=lambda w: wants[w][1] is not None)
     rows, cols = tile_shape(n_a, n_b, batch_size)
-    buf = np.empty(rows * cols, dtype=np.float32)
-    for r0, r1 in _batches(n_a, rows):
+    local = threading.local()  # one tile buffer per worker thread
+
+    def row_block(r0: int, r1: int) -> None:
+        if not hasattr(local, "buf"):
+            local.buf = np.empty(rows * cols, dtype=np.float32)
         best: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(wants)
         for c0, c1 in _batches(n_b, cols):
             # A C-contiguous view for every tile shape: strided tiles would make the
             # product and the selection copy.
-            tile = buf[: (r1 - r0) * (c1 - c0)].reshape(r1 - r0, c1 - c0)
+            tile = local.buf[: (r1 - r0) * (c1 - c0)].reshape(r1 - r0, c1 - c0)
             np.matmul(A[r0:r1], B[c0:c1].T, out=tile)
             for w in order:
                 k, penalty = wants[w]
                 if penalty is not None:
                     tile *= 2
                     tile -= penalty[c0:c1]
-                idx, vals = top_columns(tile, k)
-                best[w] = _merge(best[w], (idx + c0, vals), k)
+                if best[w] is None:
+                    best[w] = top_columns(tile, k)
+                else:
+                    prior = (best[w][0] - c0, best[w][1])  # numbered apart: negative
+                    idx, vals = top_columns(tile, k, prior)
+                    best[w] = (idx + c0, vals)
         for w, (idx, vals) in enumerate(best):
             out[w][0][r0:r1], out[w][1][r0:r1] = idx, vals
+
+    blocks = list(_batches(n_a, rows))
+    workers = min(_cores(), len(blocks))
+    if workers == 1:
+        for block in blocks:
+            row_block(*block)
+        return out
+    # One single-threaded BLAS per core, each worker a row block at a time: the selection
+    # (NumPy, one thread) then runs beside another block's product instead of leaving a
+    # core idle. Rows are independent, so the answer does not depend on the scheduling.
+    with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(workers) as pool:
+        for done in [pool.submit(row_block, *block) for block in blocks]:
+            done.result()
     return out
 
 
-def _merge(best, new, k):
-    """Top k of two (columns, scores) lists per row, best first."""
-    if best is None:
-        return new
-    cols = np.hstack([best[0], new[0]])
-    vals = np.hstack([best[1], new[1]])
-    order = np.argsort(-vals, axis=1, kind="stable")[:, :k]
-    return np.take_along_axis(cols, order, axis=1), np.take_along_axis(vals, order, axis=1)
+def _cores() -> int:
+    """CPU cores this process may use."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
 
 
 def nearest_unit(
