@@ -141,3 +141,55 @@ def test_tiles_merge_to_the_brute_force_answer(monkeypatch, tile_cols, block_val
         )
     with pytest.raises(ValueError, match="one penalised"):
         retrieval.tiled_top(Q, T, [(1, r_s), (1, r_s)])
+
+
+def _brute_top(scores, k):
+    want = np.argsort(-scores, axis=1, kind="stable")[:, :k]  # ties: lowest column first
+    return want, np.take_along_axis(scores, want, axis=1)
+
+
+@pytest.mark.parametrize("n", [9216, 9251])  # 9251 has a tail at both group levels
+@pytest.mark.parametrize("k", [1, 5, 10])
+@pytest.mark.parametrize("decimals", [None, 1])  # 1: many ties, resolved by column
+def test_bounded_top_columns_match_full_sort(n, k, decimals):
+    # Rows this wide open only the groups that reach a two-level bound.
+    rng = np.random.default_rng(k)
+    scores = rng.normal(size=(12, n)).astype(np.float32)
+    if decimals is not None:
+        scores = np.round(scores, decimals)
+    scores[0, -2:] = 9.0  # the best sit in the tail
+    scores[1, ::576] = 7.0 + np.arange(len(scores[1, ::576])) / 1e3  # one group family
+    idx, values = top_columns(scores, k)
+    want, want_values = _brute_top(scores, k)
+    np.testing.assert_array_equal(idx, want)
+    np.testing.assert_array_equal(values, want_values)
+
+
+def test_top_columns_merges_a_running_answer_from_earlier_columns():
+    rng = np.random.default_rng(3)
+    scores = np.round(rng.normal(size=(20, 20000)), 2).astype(np.float32)
+    split = 8000
+    first = top_columns(scores[:, :split], 10)
+    prior = (first[0] - split, first[1])  # earlier columns numbered below these
+    idx, values = top_columns(scores[:, split:], 10, prior)
+    want, want_values = _brute_top(scores, 10)
+    np.testing.assert_array_equal(idx + split, want)
+    np.testing.assert_array_equal(values, want_values)
+
+
+def test_worker_threads_give_the_single_thread_answer_bit_for_bit(monkeypatch):
+    from dtl_cli.align import retrieval
+
+    rng = np.random.default_rng(8)
+    A, B = unit_rows(rng.normal(size=(700, 16))), unit_rows(rng.normal(size=(40000, 16)))
+    penalty = rng.random(40000).astype(np.float32)
+    wants = [(10, None), (3, penalty)]
+    monkeypatch.setattr(retrieval, "_cores", lambda: 1)
+    alone = retrieval.tiled_top(A, B, wants, batch_size=64)
+    monkeypatch.setattr(retrieval, "_cores", lambda: 3)
+    threaded = retrieval.tiled_top(A, B, wants, batch_size=64)
+    for (i1, v1), (i2, v2) in zip(alone, threaded, strict=True):
+        np.testing.assert_array_equal(i1, i2)
+        np.testing.assert_array_equal(v1, v2)
+    want_values = _brute_top(A @ B.T, 10)[1]
+    np.testing.assert_allclose(threaded[0][1], want_values, atol=1e-6)
