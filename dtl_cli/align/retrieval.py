@@ -123,28 +123,35 @@ def _above(scores: np.ndarray, k: int, floor: np.ndarray | None):
     """Entries of scores [rows, n] that may be among a row's k largest, as flat arrays
     (rows, columns, values) sorted by row, or None when the rows are too narrow for this.
 
-    Two levels of group maxima give a bound: a row's k largest second-level maxima are
-    real values, so its k largest scores are >= tau, the k-th of them. Only groups whose
-    maximum reaches tau (or `floor` [rows], the k-th best already found elsewhere, if
-    higher) are opened. Entries equal to the bound are kept, so ties are decided later.
+    Group maxima give a bound: a row's k largest second-level maxima (first-level ones
+    when the row is too narrow for two levels) are real values, so its k largest scores
+    are >= tau, the k-th of them. Only groups whose maximum reaches tau (or `floor` [rows],
+    the k-th best already found elsewhere, if higher) are opened. Entries equal to the bound are kept, so ties are decided later.
     """
     rows, n = scores.shape
     n1 = n // _GROUP
     n2 = n1 // _GROUP
-    if n2 <= 2 * k:
+    if n1 <= 2 * k:
         return None
     max1 = _group_max(scores, n1)  # the one pass over the whole tile
-    max2 = _group_max(max1, n2)
-    tau = np.partition(max2, n2 - k, axis=1)[:, n2 - k]
+    if n2 > 2 * k:
+        max2 = _group_max(max1, n2)
+        tau = np.partition(max2, n2 - k, axis=1)[:, n2 - k]
+    else:  # rows too narrow for a second level: the bound from the first
+        tau = np.partition(max1, n1 - k, axis=1)[:, n1 - k]
     if floor is not None:
         tau = np.maximum(tau, floor)
-    # Second-level group j holds first-level groups j, j + n2, ...; the first level's tail
-    # (n1 - n2 * _GROUP groups) and the columns' tail (n - n1 * _GROUP) belong to no group.
-    row, group2 = np.nonzero(max2 >= tau[:, None])
-    row, group1 = _open(max1, row, group2, n2, tau)
-    tail_row, tail_group1 = np.nonzero(max1[:, n2 * _GROUP :] >= tau[:, None])
-    row = np.concatenate([row, tail_row])
-    group1 = np.concatenate([group1, tail_group1 + n2 * _GROUP])
+    if n2 > 2 * k:
+        # Second-level group j holds first-level groups j, j + n2, ...; the first level's
+        # tail (n1 - n2 * _GROUP groups) belongs to none.
+        row, group2 = np.nonzero(max2 >= tau[:, None])
+        row, group1 = _open(max1, row, group2, n2, tau)
+        tail_row, tail_group1 = np.nonzero(max1[:, n2 * _GROUP :] >= tau[:, None])
+        row = np.concatenate([row, tail_row])
+        group1 = np.concatenate([group1, tail_group1 + n2 * _GROUP])
+    else:
+        row, group1 = np.nonzero(max1 >= tau[:, None])
+    # The columns' tail (n - n1 * _GROUP) belongs to no group either.
     row, col = _open(scores, row, group1, n1, tau)
     tail_row, tail_col = np.nonzero(scores[:, n1 * _GROUP :] >= tau[:, None])
     row = np.concatenate([row, tail_row])

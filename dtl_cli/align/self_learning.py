@@ -98,21 +98,26 @@ def pick_by_rank(
     m = cand.shape[1]
     csls = 2 * cand_cos - r_a[:, None] - r_b[cand]
     order = np.argsort(-csls, axis=1, kind="stable")
-    clipped = np.minimum(ranks, m - 1)
-    at = order[rows, clipped]
+    at = order[rows, np.minimum(ranks, m - 1)]
     picked = cand[rows, at]
     score = csls[rows, at]
     if m < n_b:
         bound = 2 * cand_cos[:, -1] - r_a - r_b.min()
         redo = np.flatnonzero((ranks >= m) | (score <= bound))
-        if len(redo):
-            # Exact: the best (max rank + 1) of each such row by 2 cos - r_b, all of B.
-            need = int(ranks[redo].max()) + 1
-            cols, values = tiled_top(A[redo], B, [(need, r_b)], batch_size)[0]
-            at = ranks[redo]
-            picked[redo] = cols[np.arange(len(redo)), at]
-            score[redo] = values[np.arange(len(redo)), at] - r_a[redo]
+        _exact_picks(A, B, redo, ranks, r_a, r_b, picked, score, batch_size)
     return picked.astype(np.int64), score.astype(np.float32)
+
+
+def _exact_picks(A, B, redo, ranks, r_a, r_b, picked, score, batch_size: int) -> None:
+    """Set picked[i] / score[i] for the rows i in ``redo`` from all of B: the column of
+    CSLS rank ranks[i] (2 cos - r_a[i] - r_b, computed tile by tile)."""
+    if not len(redo):
+        return
+    need = int(ranks[redo].max()) + 1
+    cols, values = tiled_top(A[redo], B, [(need, r_b)], batch_size)[0]
+    at = ranks[redo]
+    picked[redo] = cols[np.arange(len(redo)), at]
+    score[redo] = values[np.arange(len(redo)), at] - r_a[redo]
 
 
 def csls_induce(
@@ -131,9 +136,11 @@ def csls_induce(
     back to its unmasked best. Returns the union of both directions as index pairs
     int64 [m, 2] (unique, sorted) and their CSLS scores float32 [m].
 
-    Cost: one pass of S x T and one of T x S products (row batches), each keeping every
-    row's nearest neighbours; the CSLS terms and both directions' picks come from those
-    (see ``pick_by_rank``), plus the few rows the neighbours cannot decide.
+    Cost: one pass of T x S products, keeping each target's nearest sources (r_T and
+    the backward candidates), then one of S x T that ranks each source row's targets by
+    CSLS directly (r_T is known by then) and keeps its nearest targets for r_S. Forward
+    picks are thus exact; backward ones come from the candidates (see ``pick_by_rank``),
+    plus the few rows the candidates cannot decide.
     """
     if not 0 < keep_prob <= 1:
         raise ValueError(f"keep_prob must be in (0, 1], got {keep_prob}")
@@ -142,11 +149,16 @@ def csls_induce(
     n_s, n_t = len(S), len(T)
     rank_f = draw_ranks(n_s, n_t, keep_prob, rng)
     rank_b = draw_ranks(n_t, n_s, keep_prob, rng)
-    near_t, cos_t = nearest_unit(S, T, _n_candidates(rank_f, csls_k, n_t), batch_size)
     near_s, cos_s = nearest_unit(T, S, _n_candidates(rank_b, csls_k, n_s), batch_size)
-    r_s = cos_t[:, :csls_k].mean(axis=1)  # [n_s] mean cos of a source row to its k nearest
-    r_t = cos_s[:, :csls_k].mean(axis=1)  # [n_t]
-    fwd, fwd_score = pick_by_rank(S, T, near_t, cos_t, r_s, r_t, rank_f, batch_size)
+    r_t = cos_s[:, :csls_k].mean(axis=1)  # [n_t] mean cos of a target row to its k nearest
+    # Forward: the best targets by 2 cos - r_t are the best by CSLS (r_s is per row).
+    need = _n_candidates(rank_f, csls_k, n_t)
+    (_, cos_t), (fwd_cols, fwd_part) = tiled_top(S, T, [(csls_k, None), (need, r_t)], batch_size)
+    r_s = cos_t.mean(axis=1)  # [n_s]
+    rows = np.arange(n_s)
+    at = np.minimum(rank_f, fwd_cols.shape[1] - 1)
+    fwd, fwd_score = fwd_cols[rows, at], fwd_part[rows, at] - r_s
+    _exact_picks(S, T, np.flatnonzero(rank_f > at), rank_f, r_s, r_t, fwd, fwd_score, batch_size)
     bwd, bwd_score = pick_by_rank(T, S, near_s, cos_s, r_t, r_s, rank_b, batch_size)
     pairs = np.concatenate(
         [np.stack([np.arange(n_s), fwd], axis=1), np.stack([bwd, np.arange(n_t)], axis=1)]

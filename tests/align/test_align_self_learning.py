@@ -134,6 +134,36 @@ def test_pick_by_rank_matches_brute_force_with_few_candidates(m, monkeypatch):
     np.testing.assert_allclose(score, csls[np.arange(200), expected], atol=1e-5)
 
 
+@pytest.mark.parametrize(("tile_cols", "few_candidates"), [(64, True), (4096, False)])
+def test_stochastic_csls_induce_picks_the_drawn_rank_both_ways(
+    tile_cols, few_candidates, monkeypatch
+):
+    # Forward picks come from a CSLS-ranked pass, backward ones from cosine candidates;
+    # with few candidates most rows of both are recomputed. Every pick must be the
+    # brute-force entry of the drawn rank.
+    from dtl_cli.align import retrieval, self_learning
+
+    monkeypatch.setattr(retrieval, "_TILE_COLS", tile_cols)
+    monkeypatch.setattr(retrieval, "_FULL_WIDTH", tile_cols)
+    if few_candidates:
+        monkeypatch.setattr(self_learning, "_n_candidates", lambda ranks, k, n: min(k, n))
+    rng = np.random.default_rng(7)
+    S = unit_rows(rng.normal(size=(250, 8)))
+    T = unit_rows(rng.normal(size=(300, 8)))
+    cos = S @ T.T
+    r_s = np.sort(cos, axis=1)[:, -4:].mean(axis=1)
+    r_t = np.sort(cos, axis=0)[-4:, :].mean(axis=0)
+    csls = 2 * cos - r_s[:, None] - r_t[None, :]
+    draws = np.random.default_rng(3)
+    rank_f, rank_b = draw_ranks(250, 300, 0.2, draws), draw_ranks(300, 250, 0.2, draws)
+    fwd = np.argsort(-csls, axis=1, kind="stable")[np.arange(250), rank_f]
+    bwd = np.argsort(-csls.T, axis=1, kind="stable")[np.arange(300), rank_b]
+    expected = {(i, int(fwd[i])) for i in range(250)} | {(int(bwd[j]), j) for j in range(300)}
+    pairs, scores = csls_induce(S, T, csls_k=4, keep_prob=0.2, rng=np.random.default_rng(3))
+    assert {tuple(p) for p in pairs.tolist()} == expected and len(pairs) == len(expected)
+    np.testing.assert_allclose(scores, csls[pairs[:, 0], pairs[:, 1]], atol=1e-5)
+
+
 def test_draw_ranks_is_geometric_and_falls_back_to_best():
     ranks = draw_ranks(200_000, 10**6, 0.25, np.random.default_rng(0))
     # P(rank = r) = 0.75^r 0.25: mean (1 - p) / p = 3, P(rank 0) = 0.25.
