@@ -126,7 +126,8 @@ def _above(scores: np.ndarray, k: int, floor: np.ndarray | None):
     Group maxima give a bound: a row's k largest second-level maxima (first-level ones
     when the row is too narrow for two levels) are real values, so its k largest scores
     are >= tau, the k-th of them. Only groups whose maximum reaches tau (or `floor` [rows],
-    the k-th best already found elsewhere, if higher) are opened. Entries equal to the bound are kept, so ties are decided later.
+    the k-th best already found elsewhere, if higher) are opened. Entries equal to the
+    bound are kept, so ties are decided later.
     """
     rows, n = scores.shape
     n1 = n // _GROUP

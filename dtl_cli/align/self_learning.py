@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from dtl_cli.align.mappings import apply_map, fit_procrustes
-from dtl_cli.align.retrieval import nearest_unit, tiled_top, unit_rows
+from dtl_cli.align.retrieval import tiled_top, unit_rows
 
 _NUMERAL = re.compile(r"[0-9]+(?:[.,][0-9]+)*")
 
@@ -78,31 +78,35 @@ def pick_by_rank(
     A: np.ndarray,
     B: np.ndarray,
     cand: np.ndarray,
-    cand_cos: np.ndarray,
+    cand_scores: np.ndarray,
     r_a: np.ndarray,
     r_b: np.ndarray,
     ranks: np.ndarray,
+    hint: np.ndarray | None = None,
     batch_size: int = 2048,
 ) -> tuple[np.ndarray, np.ndarray]:
     """For each row i of A [n_a, d], the column of B [n_b, d] whose CSLS score
     2 cos - r_a[i] - r_b[j] has rank ``ranks[i]`` (0 = best) in the row, and that score.
 
-    ``cand`` [n_a, m] / ``cand_cos`` [n_a, m] are each row's m nearest columns by cosine,
-    best first. A column outside them has cosine <= cand_cos[:, -1], so its CSLS is at most
-    2 cand_cos[:, -1] - r_a - min(r_b): when the candidates' rank-r score beats that bound the
-    pick is exact from the candidates; the other rows are scored against all of B.
-    Returns columns int64 [n_a] and scores float32 [n_a].
+    ``cand`` [n_a, m] are each row's m best columns by 2 cos - hint[j] (``hint`` [n_b], an
+    estimate of r_b such as the last iteration's; None means 0), best first, and
+    ``cand_scores`` [n_a, m] those scores. A column outside them scores at most
+    cand_scores[:, -1] there, so its CSLS is at most cand_scores[:, -1] + max(hint - r_b) - r_a:
+    when the candidates' rank-r score beats that bound the pick is exact from the
+    candidates; the other rows are scored against all of B. The closer hint is to r_b,
+    the fewer rows that takes. Returns columns int64 [n_a] and scores float32 [n_a].
     """
     n_a, n_b = len(A), len(B)
+    hint = np.zeros(n_b, dtype=np.float32) if hint is None else hint
     rows = np.arange(n_a)
     m = cand.shape[1]
-    csls = 2 * cand_cos - r_a[:, None] - r_b[cand]
+    csls = cand_scores + (hint - r_b)[cand] - r_a[:, None]
     order = np.argsort(-csls, axis=1, kind="stable")
     at = order[rows, np.minimum(ranks, m - 1)]
     picked = cand[rows, at]
     score = csls[rows, at]
     if m < n_b:
-        bound = 2 * cand_cos[:, -1] - r_a - r_b.min()
+        bound = cand_scores[:, -1] + (hint - r_b).max() - r_a
         redo = np.flatnonzero((ranks >= m) | (score <= bound))
         _exact_picks(A, B, redo, ranks, r_a, r_b, picked, score, batch_size)
     return picked.astype(np.int64), score.astype(np.float32)
@@ -127,20 +131,24 @@ def csls_induce(
     keep_prob: float = 1.0,
     rng: np.random.Generator | None = None,
     batch_size: int = 2048,
-) -> tuple[np.ndarray, np.ndarray]:
+    hint: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Induce a dictionary between unit rows S [n_s, d] and T [n_t, d] by CSLS, both ways.
 
     Forward: each source row picks its best target; backward: each target row picks its
     best source. With ``keep_prob`` < 1 each similarity entry takes part with that
     probability (independently per direction); a row whose entries were all dropped falls
     back to its unmasked best. Returns the union of both directions as index pairs
-    int64 [m, 2] (unique, sorted) and their CSLS scores float32 [m].
+    int64 [m, 2] (unique, sorted), their CSLS scores float32 [m], and r_S [n_s] (each
+    source row's mean cosine to its csls_k nearest targets). ``hint`` [n_s], an estimate of
+    r_S (the last iteration's), only makes the backward picks cheaper: the answer is exact
+    either way.
 
-    Cost: one pass of T x S products, keeping each target's nearest sources (r_T and
-    the backward candidates), then one of S x T that ranks each source row's targets by
-    CSLS directly (r_T is known by then) and keeps its nearest targets for r_S. Forward
-    picks are thus exact; backward ones come from the candidates (see ``pick_by_rank``),
-    plus the few rows the candidates cannot decide.
+    Cost: one pass of T x S products, keeping each target's nearest sources (r_T) and its
+    best sources by 2 cos - hint (the backward candidates), then one of S x T that ranks
+    each source row's targets by CSLS directly (r_T is known by then) and keeps its
+    nearest targets (r_S). Forward picks are thus exact; backward ones come from the
+    candidates (see ``pick_by_rank``), plus the rows the candidates cannot decide.
     """
     if not 0 < keep_prob <= 1:
         raise ValueError(f"keep_prob must be in (0, 1], got {keep_prob}")
@@ -149,8 +157,11 @@ def csls_induce(
     n_s, n_t = len(S), len(T)
     rank_f = draw_ranks(n_s, n_t, keep_prob, rng)
     rank_b = draw_ranks(n_t, n_s, keep_prob, rng)
-    near_s, cos_s = nearest_unit(T, S, _n_candidates(rank_b, csls_k, n_s), batch_size)
-    r_t = cos_s[:, :csls_k].mean(axis=1)  # [n_t] mean cos of a target row to its k nearest
+    hint = np.zeros(n_s, dtype=np.float32) if hint is None else hint
+    (_, cos_s), (near_s, part_s) = tiled_top(
+        T, S, [(csls_k, None), (_n_candidates(rank_b, csls_k, n_s), hint)], batch_size
+    )
+    r_t = cos_s.mean(axis=1)  # [n_t] mean cos of a target row to its k nearest
     # Forward: the best targets by 2 cos - r_t are the best by CSLS (r_s is per row).
     need = _n_candidates(rank_f, csls_k, n_t)
     (_, cos_t), (fwd_cols, fwd_part) = tiled_top(S, T, [(csls_k, None), (need, r_t)], batch_size)
@@ -159,13 +170,13 @@ def csls_induce(
     at = np.minimum(rank_f, fwd_cols.shape[1] - 1)
     fwd, fwd_score = fwd_cols[rows, at], fwd_part[rows, at] - r_s
     _exact_picks(S, T, np.flatnonzero(rank_f > at), rank_f, r_s, r_t, fwd, fwd_score, batch_size)
-    bwd, bwd_score = pick_by_rank(T, S, near_s, cos_s, r_t, r_s, rank_b, batch_size)
+    bwd, bwd_score = pick_by_rank(T, S, near_s, part_s, r_t, r_s, rank_b, hint, batch_size)
     pairs = np.concatenate(
         [np.stack([np.arange(n_s), fwd], axis=1), np.stack([bwd, np.arange(n_t)], axis=1)]
     )
     scores = np.concatenate([fwd_score, bwd_score])
     _, first = np.unique(pairs[:, 0] * n_t + pairs[:, 1], return_index=True)
-    return pairs[first], scores[first]
+    return pairs[first], scores[first], r_s
 
 
 def fit_self_learning(
@@ -217,11 +228,12 @@ def fit_self_learning(
     best = -np.inf
     last_improvement = 0
     history: list[dict] = []
+    r_s = None  # the last iteration's r_S: close to this one's, so few picks are redone
     for iteration in range(1, max_iterations + 1):
         start = time.perf_counter()
         W, b = fit_procrustes(X[pairs[:, 0]], Y[pairs[:, 1]])
         S = unit_rows(apply_map(X[:cutoff], W, b))
-        pairs, scores = csls_induce(S, T, csls_k, p, rng, batch_size)
+        pairs, scores, r_s = csls_induce(S, T, csls_k, p, rng, batch_size, hint=r_s)
         objective = float(np.mean(scores, dtype=np.float64))
         entry = {
             "iteration": iteration,

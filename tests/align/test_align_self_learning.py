@@ -104,7 +104,7 @@ def test_csls_induce_matches_brute_force_union(batch_size):
     csls = 2 * cos - r_s[:, None] - r_t[None, :]
     expected = {(i, int(np.argmax(csls[i]))) for i in range(30)}
     expected |= {(int(np.argmax(csls[:, j])), j) for j in range(25)}
-    pairs, scores = csls_induce(S, T, csls_k=k, batch_size=batch_size)
+    pairs, scores, _ = csls_induce(S, T, csls_k=k, batch_size=batch_size)
     assert {tuple(p) for p in pairs.tolist()} == expected and len(pairs) == len(expected)
     np.testing.assert_allclose(scores, csls[pairs[:, 0], pairs[:, 1]], atol=1e-5)
 
@@ -128,19 +128,22 @@ def test_pick_by_rank_matches_brute_force_with_few_candidates(m, monkeypatch):
     ranks = draw_ranks(200, 300, 0.2, np.random.default_rng(0))
     assert ranks.max() > m or m == 300  # some rows need more than the candidates hold
     cand, cand_cos = nearest_unit(S, T, m)
-    picked, score = pick_by_rank(S, T, cand, cand_cos, r_s, r_t, ranks, batch_size=16)
+    picked, score = pick_by_rank(S, T, cand, 2 * cand_cos, r_s, r_t, ranks, batch_size=16)
     expected = np.argsort(-csls, axis=1)[np.arange(200), ranks]
     np.testing.assert_array_equal(picked, expected)
     np.testing.assert_allclose(score, csls[np.arange(200), expected], atol=1e-5)
 
 
-@pytest.mark.parametrize(("tile_cols", "few_candidates"), [(64, True), (4096, False)])
+@pytest.mark.parametrize(
+    ("tile_cols", "few_candidates", "hint_noise"),
+    [(64, True, None), (4096, False, None), (4096, False, 0.01), (64, True, 0.3)],
+)
 def test_stochastic_csls_induce_picks_the_drawn_rank_both_ways(
-    tile_cols, few_candidates, monkeypatch
+    tile_cols, few_candidates, hint_noise, monkeypatch
 ):
-    # Forward picks come from a CSLS-ranked pass, backward ones from cosine candidates;
-    # with few candidates most rows of both are recomputed. Every pick must be the
-    # brute-force entry of the drawn rank.
+    # Forward picks come from a CSLS-ranked pass, backward ones from candidates chosen by
+    # 2 cos - hint (an estimate of r_S, good or poor); with few candidates most rows of
+    # both are recomputed. Every pick must be the brute-force entry of the drawn rank.
     from dtl_cli.align import retrieval, self_learning
 
     monkeypatch.setattr(retrieval, "_TILE_COLS", tile_cols)
@@ -159,7 +162,11 @@ def test_stochastic_csls_induce_picks_the_drawn_rank_both_ways(
     fwd = np.argsort(-csls, axis=1, kind="stable")[np.arange(250), rank_f]
     bwd = np.argsort(-csls.T, axis=1, kind="stable")[np.arange(300), rank_b]
     expected = {(i, int(fwd[i])) for i in range(250)} | {(int(bwd[j]), j) for j in range(300)}
-    pairs, scores = csls_induce(S, T, csls_k=4, keep_prob=0.2, rng=np.random.default_rng(3))
+    hint = None if hint_noise is None else r_s + rng.normal(0, hint_noise, 250).astype("f4")
+    pairs, scores, r_source = csls_induce(
+        S, T, csls_k=4, keep_prob=0.2, rng=np.random.default_rng(3), hint=hint
+    )
+    np.testing.assert_allclose(r_source, r_s, atol=1e-6)
     assert {tuple(p) for p in pairs.tolist()} == expected and len(pairs) == len(expected)
     np.testing.assert_allclose(scores, csls[pairs[:, 0], pairs[:, 1]], atol=1e-5)
 
@@ -178,7 +185,7 @@ def test_stochastic_induction_only_picks_kept_entries_and_never_empty_rows():
     rng = np.random.default_rng(2)
     S = unit_rows(rng.normal(size=(40, 5)))
     T = unit_rows(rng.normal(size=(3, 5)))  # 3 columns: some rows lose every entry at p=0.1
-    pairs, scores = csls_induce(S, T, csls_k=2, keep_prob=0.1, rng=np.random.default_rng(0))
+    pairs, scores, _ = csls_induce(S, T, csls_k=2, keep_prob=0.1, rng=np.random.default_rng(0))
     assert np.isfinite(scores).all()
     assert set(pairs[:, 0].tolist()) == set(range(40))
     with pytest.raises(ValueError, match="random generator"):
