@@ -8,10 +8,15 @@ rows, and the BLAS would re-read all of B for every 41 rows.
 CSLS follows Conneau et al. (2018): 2 cos(x, y) - r_T(x) - r_S(y).
 
 Top-k selection avoids partitioning whole rows: the columns of a row are split into
-groups, the row's group maxima are taken (one vectorised pass), and only the k groups with
-the largest maxima can hold the k largest values (any value in the top k is at most its
-group's maximum, and k other groups with larger maxima would give k larger values). Only
-those k groups are gathered and partitioned.
+groups of 16 and the row's group maxima taken (one vectorised pass over the tile). Maxima
+are real values, so the k-th largest group maximum (or of the maxima of groups of groups)
+is a lower bound tau on the row's k-th largest value: only groups whose maximum reaches tau
+can hold the answer, and only those are opened. Once a row has k values from earlier
+tiles, its k-th best raises tau, so later tiles open few groups or none.
+
+Row blocks are spread over one worker thread per core, each with a single-threaded BLAS:
+the selection (NumPy, one thread) then runs beside another block's product instead of
+leaving a core idle. Rows are independent, so the answer does not depend on scheduling.
 """
 
 from __future__ import annotations
@@ -240,6 +245,8 @@ def tiled_top(
         return out
     # Plain scorings first: the penalised one changes the tile in place.
     order = sorted(range(len(wants)), key=lambda w: wants[w][1] is not None)
+    penalties = [np.asarray(p, dtype=np.float32) for _, p in wants if p is not None]
+    half_penalty = penalties[0] / 2 if penalties else None
     rows, cols = tile_shape(n_a, n_b, batch_size)
     local = threading.local()  # one tile buffer per worker thread
 
@@ -255,8 +262,7 @@ def tiled_top(
             for w in order:
                 k, penalty = wants[w]
                 if penalty is not None:
-                    tile *= 2
-                    tile -= penalty[c0:c1]
+                    tile -= half_penalty[c0:c1]  # one pass; doubled on the k kept
                 if best[w] is None:
                     best[w] = top_columns(tile, k)
                 else:
@@ -264,7 +270,9 @@ def tiled_top(
                     idx, vals = top_columns(tile, k, prior)
                     best[w] = (idx + c0, vals)
         for w, (idx, vals) in enumerate(best):
-            out[w][0][r0:r1], out[w][1][r0:r1] = idx, vals
+            # 2 (cos - p / 2) is 2 cos - p to the last bit: scaling by 2 is exact.
+            out[w][0][r0:r1] = idx
+            out[w][1][r0:r1] = vals if wants[w][1] is None else 2 * vals
 
     blocks = list(_batches(n_a, rows))
     workers = min(_cores(), len(blocks))
@@ -272,9 +280,7 @@ def tiled_top(
         for block in blocks:
             row_block(*block)
         return out
-    # One single-threaded BLAS per core, each worker a row block at a time: the selection
-    # (NumPy, one thread) then runs beside another block's product instead of leaving a
-    # core idle. Rows are independent, so the answer does not depend on the scheduling.
+    # One single-threaded BLAS per worker (see the module docstring).
     with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(workers) as pool:
         for done in [pool.submit(row_block, *block) for block in blocks]:
             done.result()
