@@ -14,8 +14,9 @@ is a lower bound tau on the row's k-th largest value: only groups whose maximum 
 can hold the answer, and only those are opened. Once a row has k values from earlier
 tiles, its k-th best raises tau, so later tiles open few groups or none.
 
-Row blocks are spread over one worker thread per core, each with a single-threaded BLAS:
-the selection (NumPy, one thread) then runs beside another block's product instead of
+Row blocks are spread over one worker thread per core (at most 4, sharing the cores out
+between their BLAS threads beyond that), on 2 cores each with a single-threaded BLAS: the
+selection (NumPy, one thread) then runs beside another block's product instead of
 leaving a core idle. Rows are independent, so the answer does not depend on scheduling.
 """
 
@@ -275,16 +276,25 @@ def tiled_top(
             out[w][1][r0:r1] = vals if wants[w][1] is None else 2 * vals
 
     blocks = list(_batches(n_a, rows))
-    workers = min(_cores(), len(blocks))
+    cores = _cores()
+    workers = min(cores, _MAX_WORKERS, len(blocks))
     if workers == 1:
         for block in blocks:
             row_block(*block)
         return out
-    # One single-threaded BLAS per worker (see the module docstring).
-    with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(workers) as pool:
+    # The cores shared out between the workers' BLAS (see the module docstring).
+    with (
+        threadpool_limits(max(1, cores // workers), user_api="blas"),
+        ThreadPoolExecutor(workers) as pool,
+    ):
         for done in [pool.submit(row_block, *block) for block in blocks]:
             done.result()
     return out
+
+
+# Each worker holds one tile (32 MB): on many cores, fewer workers with more BLAS threads
+# each keep that memory bounded.
+_MAX_WORKERS = 4
 
 
 def _cores() -> int:

@@ -194,3 +194,24 @@ def test_worker_threads_give_the_single_thread_answer_bit_for_bit(monkeypatch):
         np.testing.assert_array_equal(v1, v2)
     want_values = _brute_top(A @ B.T, 10)[1]
     np.testing.assert_allclose(threaded[0][1], want_values, atol=1e-6)
+
+
+def test_many_cores_share_out_blas_threads_between_at_most_four_workers(monkeypatch):
+    import contextlib
+
+    from dtl_cli.align import retrieval
+
+    limits = []
+
+    @contextlib.contextmanager
+    def record(n, user_api):
+        limits.append((n, user_api))
+        yield
+
+    monkeypatch.setattr(retrieval, "threadpool_limits", record)
+    monkeypatch.setattr(retrieval, "_cores", lambda: 16)
+    rng = np.random.default_rng(2)
+    A, B = unit_rows(rng.normal(size=(300, 8))), unit_rows(rng.normal(size=(50, 8)))
+    idx, _ = retrieval.tiled_top(A, B, [(3, None)], batch_size=32)[0]  # 10 row blocks
+    assert limits == [(4, "blas")]  # 4 workers x 4 BLAS threads
+    np.testing.assert_array_equal(idx, np.argsort(-(A @ B.T), axis=1, kind="stable")[:, :3])
