@@ -1,10 +1,10 @@
 """Batched cosine nearest-neighbour retrieval (plain NN and CSLS).
 
 Similarities are computed one tile (a block of rows by a block of columns, about 8M float32
-values, 32 MB) at a time into a reused buffer; no full V x V matrix is built. Each tile's
-top k is merged into the running top k of its rows. Tiles, rather than whole rows, keep the
-products efficient at 200k words: a row block of whole 200k-wide rows would hold only 41
-rows, and the BLAS would re-read all of B for every 41 rows.
+values, 32 MB) at a time into a buffer each worker reuses; no full V x V matrix is
+built. Each tile's top k is merged into the running top k of its rows. Tiles, rather than
+whole rows, keep the products efficient at 200k words: a row block of whole 200k-wide rows
+would hold only 41 rows, and the BLAS would re-read all of B for every 41 rows.
 CSLS follows Conneau et al. (2018): 2 cos(x, y) - r_T(x) - r_S(y).
 
 Top-k selection avoids partitioning whole rows: the columns of a row are split into
@@ -14,10 +14,12 @@ is a lower bound tau on the row's k-th largest value: only groups whose maximum 
 can hold the answer, and only those are opened. Once a row has k values from earlier
 tiles, its k-th best raises tau, so later tiles open few groups or none.
 
-Row blocks are spread over one worker thread per core (at most 4, sharing the cores out
-between their BLAS threads beyond that), on 2 cores each with a single-threaded BLAS: the
-selection (NumPy, one thread) then runs beside another block's product instead of
-leaving a core idle. Rows are independent, so the answer does not depend on scheduling.
+Row blocks are spread over worker threads, one per core up to 4 (so at most 4 tile
+buffers); the cores are shared out between the workers' BLAS threads, so on 2 cores each
+worker multiplies with one thread. The selection (NumPy, one thread) then runs beside
+another block's product instead of leaving a core idle. Rows are independent, so the
+answer does not depend on scheduling. Scores must be finite (vectors are checked when
+loaded).
 """
 
 from __future__ import annotations
@@ -184,21 +186,28 @@ def _dense(row, col, values, rows: int, width: int | None = None):
     width = int(counts.max(initial=0)) if width is None else width
     pos = np.arange(len(row)) - (np.cumsum(counts) - counts)[row]
     out_cols = np.zeros((rows, width), dtype=np.int64)
-    out_values = np.full((rows, width), -np.inf, dtype=np.float32)
+    out_values = np.full((rows, width), -np.inf, dtype=values.dtype)
     out_cols[row, pos] = col
     out_values[row, pos] = values
     return out_cols, out_values
 
 
-# Beyond this many candidate entries per row (many ties), plain selection is cheaper.
+# Beyond this many candidate entries in any row (many ties, e.g. a zero vector's row),
+# plain selection is cheaper than padding every row to that width.
 _MAX_CANDIDATES_PER_ROW = 256
+
+
+def _widest_row(row: np.ndarray, rows: int) -> int:
+    return int(np.bincount(row, minlength=rows).max(initial=0))
 
 
 def top_columns(
     scores: np.ndarray, k: int, best: tuple[np.ndarray, np.ndarray] | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Column indices int64 [rows, k] and values [rows, k] of each row's k largest scores,
-    best first, ties to the lowest column (k is clipped to the number of columns).
+    best first (k is clipped to the number of columns plus the running answer's). Equal
+    values go to the lowest column, except in tiles where some row has more than
+    _MAX_CANDIDATES_PER_ROW candidates (plain selection: deterministic, any order).
 
     ``best`` (columns, values) [rows, k], best first, is a running answer from other
     columns (numbered apart from these, e.g. negative): the result is the k best of both,
@@ -213,7 +222,7 @@ def top_columns(
     # A full running answer bounds what can still enter; a partial one cannot.
     floor = best[1][:, -1] if k_prior == k else None
     found = _above(scores, k, floor)
-    if found is not None and len(found[0]) <= _MAX_CANDIDATES_PER_ROW * rows:
+    if found is not None and _widest_row(found[0], rows) <= _MAX_CANDIDATES_PER_ROW:
         cols, values = _dense(*found, rows)
     else:
         cols, values = _top_columns_by_selection(scores, min(k, n))

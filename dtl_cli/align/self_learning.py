@@ -11,9 +11,9 @@ score of the induced pairs) has not improved by more than ``min_improvement`` fo
 Stochastic induction is drawn as a rank per row (see ``draw_ranks``), which is the same
 distribution as dropping entries, without a random number per entry.
 
-Memory: similarities are computed one tile at a time (see ``retrieval.tiled_top``), so the
-peak is one tile plus each row's nearest-neighbour list; no cutoff x cutoff matrix is ever
-held whole.
+Memory: similarities are computed one tile at a time per worker (see
+``retrieval.tiled_top``), so the peak is a few tiles plus each row's candidate list; no
+cutoff x cutoff matrix is ever held whole.
 """
 
 from __future__ import annotations
@@ -141,8 +141,8 @@ def csls_induce(
     back to its unmasked best. Returns the union of both directions as index pairs
     int64 [m, 2] (unique, sorted), their CSLS scores float32 [m], and r_S [n_s] (each
     source row's mean cosine to its csls_k nearest targets). ``hint`` [n_s], an estimate of
-    r_S (the last iteration's), only makes the backward picks cheaper: the answer is exact
-    either way.
+    r_S (the last iteration's), only makes the backward picks cheaper: the answer is the
+    same either way (up to float rounding between near-equal scores).
 
     Cost: one pass of T x S products, keeping each target's nearest sources (r_T) and its
     best sources by 2 cos - hint (the backward candidates), then one of S x T that ranks
