@@ -215,3 +215,16 @@ def test_many_cores_share_out_blas_threads_between_at_most_four_workers(monkeypa
     idx, _ = retrieval.tiled_top(A, B, [(3, None)], batch_size=32)[0]  # 10 row blocks
     assert limits == [(4, "blas")]  # 4 workers x 4 BLAS threads
     np.testing.assert_array_equal(idx, np.argsort(-(A @ B.T), axis=1, kind="stable")[:, :3])
+
+
+def test_a_row_of_ties_falls_back_without_padding_every_row():
+    # A zero query (unit_rows keeps it zero) ties with every column; the others do not.
+    rng = np.random.default_rng(4)
+    scores = rng.normal(size=(64, 16384)).astype(np.float32)
+    scores[5] = 0.0
+    idx, values = top_columns(scores, 10)
+    want, want_values = _brute_top(scores, 10)
+    np.testing.assert_array_equal(np.delete(idx, 5, axis=0), np.delete(want, 5, axis=0))
+    np.testing.assert_array_equal(values, want_values)
+    assert values.dtype == np.float32
+    assert top_columns(scores.astype(np.float64), 3)[1].dtype == np.float64
