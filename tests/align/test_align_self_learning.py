@@ -98,15 +98,20 @@ def test_csls_induce_matches_brute_force_union(batch_size):
     S = unit_rows(rng.normal(size=(30, 6)))
     T = unit_rows(rng.normal(size=(25, 6)))
     k = 3
-    cos = S @ T.T
-    r_s = np.sort(cos, axis=1)[:, -k:].mean(axis=1)
-    r_t = np.sort(cos, axis=0)[-k:, :].mean(axis=0)
-    csls = 2 * cos - r_s[:, None] - r_t[None, :]
+    _, _, csls = _brute_csls(S, T, k)
     expected = {(i, int(np.argmax(csls[i]))) for i in range(30)}
     expected |= {(int(np.argmax(csls[:, j])), j) for j in range(25)}
     pairs, scores, _ = csls_induce(S, T, csls_k=k, batch_size=batch_size)
     assert {tuple(p) for p in pairs.tolist()} == expected and len(pairs) == len(expected)
     np.testing.assert_allclose(scores, csls[pairs[:, 0], pairs[:, 1]], atol=1e-5)
+
+
+def _brute_csls(S, T, k):
+    """r_S [n_s], r_T [n_t] and the full CSLS matrix [n_s, n_t] of unit rows S, T."""
+    cos = S @ T.T
+    r_s = np.sort(cos, axis=1)[:, -k:].mean(axis=1)
+    r_t = np.sort(cos, axis=0)[-k:, :].mean(axis=0)
+    return r_s, r_t, 2 * cos - r_s[:, None] - r_t[None, :]
 
 
 @pytest.mark.parametrize("m", [3, 12, 300])
@@ -121,10 +126,7 @@ def test_pick_by_rank_matches_brute_force_with_few_candidates(m, monkeypatch):
     rng = np.random.default_rng(4)
     S = unit_rows(rng.normal(size=(200, 8)))
     T = unit_rows(rng.normal(size=(300, 8)))
-    cos = S @ T.T
-    r_s = np.sort(cos, axis=1)[:, -5:].mean(axis=1)
-    r_t = np.sort(cos, axis=0)[-5:, :].mean(axis=0)
-    csls = 2 * cos - r_s[:, None] - r_t[None, :]
+    r_s, r_t, csls = _brute_csls(S, T, 5)
     ranks = draw_ranks(200, 300, 0.2, np.random.default_rng(0))
     assert ranks.max() > m or m == 300  # some rows need more than the candidates hold
     cand, cand_cos = nearest_unit(S, T, m)
@@ -153,10 +155,7 @@ def test_stochastic_csls_induce_picks_the_drawn_rank_both_ways(
     rng = np.random.default_rng(7)
     S = unit_rows(rng.normal(size=(250, 8)))
     T = unit_rows(rng.normal(size=(300, 8)))
-    cos = S @ T.T
-    r_s = np.sort(cos, axis=1)[:, -4:].mean(axis=1)
-    r_t = np.sort(cos, axis=0)[-4:, :].mean(axis=0)
-    csls = 2 * cos - r_s[:, None] - r_t[None, :]
+    r_s, r_t, csls = _brute_csls(S, T, 4)
     draws = np.random.default_rng(3)
     rank_f, rank_b = draw_ranks(250, 300, 0.2, draws), draw_ranks(300, 250, 0.2, draws)
     fwd = np.argsort(-csls, axis=1, kind="stable")[np.arange(250), rank_f]
