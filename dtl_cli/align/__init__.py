@@ -10,7 +10,8 @@ from dtl_cli.align.mappings import (
     invert_map,
 )
 from dtl_cli.align.normalize import normalize
-from dtl_cli.align.retrieval import knn_mean_similarity, top_columns, topk, topk_methods, unit_rows
+from dtl_cli.align.retrieval import knn_mean_similarity, topk, topk_methods, unit_rows
+from dtl_cli.align.selection import top_columns
 from dtl_cli.align.self_learning import csls_induce, fit_self_learning, identical_pairs
 
 __all__ = [

@@ -7,12 +7,8 @@ whole rows, keep the products efficient at 200k words: a row block of whole 200k
 would hold only 41 rows, and the BLAS would re-read all of B for every 41 rows.
 CSLS follows Conneau et al. (2018): 2 cos(x, y) - r_T(x) - r_S(y).
 
-Top-k selection avoids partitioning whole rows: the columns of a row are split into
-groups of 16 and the row's group maxima taken (one vectorised pass over the tile). Maxima
-are real values, so the k-th largest group maximum (or of the maxima of groups of groups)
-is a lower bound tau on the row's k-th largest value: only groups whose maximum reaches tau
-can hold the answer, and only those are opened. Once a row has k values from earlier
-tiles, its k-th best raises tau, so later tiles open few groups or none.
+Each tile's top k is selected by ``selection.top_columns`` (group maxima bound what can
+enter, so most of a tile is read once and never sorted).
 
 Row blocks are spread over worker threads, one per core up to 4 (so at most 4 tile
 buffers); the cores are shared out between the workers' BLAS threads, so on 2 cores each
@@ -32,10 +28,11 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from dtl_cli.align.selection import top_columns
+
 METHODS = ("nn", "csls")
 # One similarity tile holds about this many float32 values (32 MB).
 _BLOCK_VALUES = 1 << 23
-_GROUP = 16
 
 
 def unit_rows(X: np.ndarray) -> np.ndarray:
@@ -72,164 +69,6 @@ def tile_shape(n_rows: int, n_cols: int, batch_size: int = 4096) -> tuple[int, i
         cols = -(-cols // n_tiles)  # equal widths: no thin last tile
     rows = max(1, min(batch_size, n_rows, _BLOCK_VALUES // cols))
     return rows, cols
-
-
-def _candidates(scores: np.ndarray, k: int) -> np.ndarray:
-    """Column indices [rows, c] per row that include the row's k largest scores."""
-    rows, n = scores.shape
-    n_groups = n // _GROUP
-    if n_groups <= 2 * k:
-        return np.broadcast_to(np.arange(n), (rows, n))
-    # Group j holds columns j, j + n_groups, j + 2 n_groups, ...: the maxima are
-    # _GROUP - 1 elementwise maxima over contiguous slices.
-    group_max = _group_max(scores, n_groups)
-    # The k best groups, found the same way one level up (group_max is small and C-ordered).
-    best_groups = _select(group_max, _candidates(group_max, k), k)
-    cand = (best_groups[:, :, None] + n_groups * np.arange(_GROUP)).reshape(rows, -1)
-    if n_groups * _GROUP < n:
-        tail = np.arange(n_groups * _GROUP, n)
-        cand = np.hstack([cand, np.broadcast_to(tail, (rows, len(tail)))])
-    return cand
-
-
-def _group_max(scores: np.ndarray, n_groups: int) -> np.ndarray:
-    """[rows, n_groups]: the maximum of columns j, j + n_groups, ... (_GROUP of them)."""
-    rows = len(scores)
-    return scores[:, : n_groups * _GROUP].reshape(rows, _GROUP, n_groups).max(axis=1)
-
-
-def _gather(scores: np.ndarray, cand: np.ndarray) -> np.ndarray:
-    if scores.flags.c_contiguous and cand.flags.c_contiguous:
-        flat = cand + (scores.shape[1] * np.arange(len(scores)))[:, None]
-        return scores.ravel().take(flat)
-    return np.take_along_axis(scores, cand, axis=1)
-
-
-def _select(scores: np.ndarray, cand: np.ndarray, k: int) -> np.ndarray:
-    """Columns [rows, k] (unordered) of the k largest scores among the candidate columns."""
-    values = _gather(scores, cand)
-    c = values.shape[1]
-    if k >= c:
-        return np.ascontiguousarray(cand)
-    part = np.argpartition(values, c - k, axis=1)[:, c - k :]
-    return np.take_along_axis(cand, part, axis=1)
-
-
-def _best_first(cols: np.ndarray, values: np.ndarray, k: int):
-    """The k best of each row of (cols, values) [rows, c]: by value, then lowest column."""
-    order = np.lexsort((cols, -values), axis=1)[:, :k]
-    return np.take_along_axis(cols, order, axis=1), np.take_along_axis(values, order, axis=1)
-
-
-def _top_columns_by_selection(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    cols = _select(scores, _candidates(scores, k), k)
-    cols = np.ascontiguousarray(cols)
-    return _best_first(cols.astype(np.int64), _gather(scores, cols), k)
-
-
-def _above(scores: np.ndarray, k: int, floor: np.ndarray | None):
-    """Entries of scores [rows, n] that may be among a row's k largest, as flat arrays
-    (rows, columns, values) sorted by row, or None when the rows are too narrow for this.
-
-    Group maxima give a bound: a row's k largest second-level maxima (first-level ones
-    when the row is too narrow for two levels) are real values, so its k largest scores
-    are >= tau, the k-th of them. Only groups whose maximum reaches tau (or `floor` [rows],
-    the k-th best already found elsewhere, if higher) are opened. Entries equal to the
-    bound are kept, so ties are decided later.
-    """
-    rows, n = scores.shape
-    n1 = n // _GROUP
-    n2 = n1 // _GROUP
-    if n1 <= 2 * k:
-        return None
-    max1 = _group_max(scores, n1)  # the one pass over the whole tile
-    if n2 > 2 * k:
-        max2 = _group_max(max1, n2)
-        tau = np.partition(max2, n2 - k, axis=1)[:, n2 - k]
-    else:  # rows too narrow for a second level: the bound from the first
-        tau = np.partition(max1, n1 - k, axis=1)[:, n1 - k]
-    if floor is not None:
-        tau = np.maximum(tau, floor)
-    if n2 > 2 * k:
-        # Second-level group j holds first-level groups j, j + n2, ...; the first level's
-        # tail (n1 - n2 * _GROUP groups) belongs to none.
-        row, group2 = np.nonzero(max2 >= tau[:, None])
-        row, group1 = _open(max1, row, group2, n2, tau)
-        tail_row, tail_group1 = np.nonzero(max1[:, n2 * _GROUP :] >= tau[:, None])
-        row = np.concatenate([row, tail_row])
-        group1 = np.concatenate([group1, tail_group1 + n2 * _GROUP])
-    else:
-        row, group1 = np.nonzero(max1 >= tau[:, None])
-    # The columns' tail (n - n1 * _GROUP) belongs to no group either.
-    row, col = _open(scores, row, group1, n1, tau)
-    tail_row, tail_col = np.nonzero(scores[:, n1 * _GROUP :] >= tau[:, None])
-    row = np.concatenate([row, tail_row])
-    col = np.concatenate([col, tail_col + n1 * _GROUP])
-    order = np.argsort(row, kind="stable")
-    row, col = row[order], col[order]
-    return row, col, scores.ravel().take(row * n + col)
-
-
-def _open(values: np.ndarray, row: np.ndarray, group: np.ndarray, n_groups: int, tau):
-    """The members (row, index) of groups (row, group) of `values` [rows, m] that reach
-    tau [rows]; group j holds indices j, j + n_groups, ... (_GROUP of them)."""
-    index = group[:, None] + n_groups * np.arange(_GROUP)  # [h, _GROUP]
-    member = values.ravel().take(index + (row * values.shape[1])[:, None])
-    hit_group, hit_member = np.nonzero(member >= tau[row][:, None])
-    return row[hit_group], index[hit_group, hit_member]
-
-
-def _dense(row, col, values, rows: int, width: int | None = None):
-    """Ragged (row, col, value) triples sorted by row -> [rows, width] arrays padded with
-    -inf (values) and column 0."""
-    counts = np.bincount(row, minlength=rows)
-    width = int(counts.max(initial=0)) if width is None else width
-    pos = np.arange(len(row)) - (np.cumsum(counts) - counts)[row]
-    out_cols = np.zeros((rows, width), dtype=np.int64)
-    out_values = np.full((rows, width), -np.inf, dtype=values.dtype)
-    out_cols[row, pos] = col
-    out_values[row, pos] = values
-    return out_cols, out_values
-
-
-# Beyond this many candidate entries in any row (many ties, e.g. a zero vector's row),
-# plain selection is cheaper than padding every row to that width.
-_MAX_CANDIDATES_PER_ROW = 256
-
-
-def _widest_row(row: np.ndarray, rows: int) -> int:
-    return int(np.bincount(row, minlength=rows).max(initial=0))
-
-
-def top_columns(
-    scores: np.ndarray, k: int, best: tuple[np.ndarray, np.ndarray] | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Column indices int64 [rows, k] and values [rows, k] of each row's k largest scores,
-    best first (k is clipped to the number of columns plus the running answer's). Equal
-    values go to the lowest column, except in tiles where some row has more than
-    _MAX_CANDIDATES_PER_ROW candidates (plain selection: deterministic, any order).
-
-    ``best`` (columns, values) [rows, k], best first, is a running answer from other
-    columns (numbered apart from these, e.g. negative): the result is the k best of both,
-    and once it holds k its k-th value lets whole groups of ``scores`` be skipped.
-    ``scores`` is left unchanged.
-    """
-    rows, n = scores.shape
-    k_prior = 0 if best is None else best[0].shape[1]
-    k = min(k, n + k_prior)
-    if k == 0:
-        return np.zeros((rows, 0), dtype=np.int64), np.zeros((rows, 0), dtype=scores.dtype)
-    # A full running answer bounds what can still enter; a partial one cannot.
-    floor = best[1][:, -1] if k_prior == k else None
-    found = _above(scores, k, floor)
-    if found is not None and _widest_row(found[0], rows) <= _MAX_CANDIDATES_PER_ROW:
-        cols, values = _dense(*found, rows)
-    else:
-        cols, values = _top_columns_by_selection(scores, min(k, n))
-    if best is not None:
-        cols = np.hstack([best[0], cols])
-        values = np.hstack([best[1], values])
-    return _best_first(cols, values, k)
 
 
 def tiled_top(
