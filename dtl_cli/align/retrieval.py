@@ -28,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from dtl_cli.align.selection import top_columns
+from dtl_cli.align.selection import column_shift, group_layout, group_maxima, top_columns
 
 METHODS = ("nn", "csls")
 # One similarity tile holds about this many float32 values (32 MB).
@@ -82,6 +82,13 @@ def tiled_top(
     Each want is (k, penalty): penalty None scores by the product itself; a penalty [n_b]
     scores by 2 * product - penalty[j] (the column-dependent part of CSLS). Returns, per
     want, columns int64 [n_a, k] and scores float32 [n_a, k], best first (k clipped to n_b).
+
+    With a penalty and at least _LAYOUT_FROM_ROWS rows, B's columns are first reordered
+    (a copy of B) so that each group of 16 holds columns of similar penalty; the plain
+    group maxima then bound the penalised scores tightly and one pass over each tile
+    serves every scoring. Equal scores (of any scoring in the pass) are then ordered by
+    that layout, not by lowest column. With fewer rows the copy would cost more than it saves: the tile is
+    shifted by the penalty in place instead (one more pass).
     """
     n_a, n_b = len(A), len(B)
     if sum(penalty is not None for _, penalty in wants) > 1:
@@ -92,35 +99,43 @@ def tiled_top(
     ]
     if n_a == 0 or n_b == 0:
         return out
-    # Plain scorings first: the penalised one changes the tile in place.
-    order = sorted(range(len(wants)), key=lambda w: wants[w][1] is not None)
-    penalties = [np.asarray(p, dtype=np.float32) for _, p in wants if p is not None]
-    half_penalty = penalties[0] / 2 if penalties else None
     rows, cols = tile_shape(n_a, n_b, batch_size)
+    col_tiles = list(_batches(n_b, cols))
+    layout, shifts = None, {}
+    penalties = [np.asarray(p, dtype=np.float32) for _, p in wants if p is not None]
+    if penalties:
+        # Ranked by cos - penalty / 2 (one subtraction per kept entry), doubled at the end.
+        half_penalty = penalties[0] / 2
+        if n_a >= _LAYOUT_FROM_ROWS:
+            layout = group_layout(half_penalty, col_tiles)
+            B, half_penalty = B[layout], half_penalty[layout]
+            shifts = {c0: column_shift(half_penalty[c0:c1]) for c0, c1 in col_tiles}
+    # Plain scorings first: without a layout the penalised one changes the tile in place.
+    by_kind = sorted(range(len(wants)), key=lambda w: wants[w][1] is not None)
     local = threading.local()  # one tile buffer per worker thread
 
     def row_block(r0: int, r1: int) -> None:
         if not hasattr(local, "buf"):
             local.buf = np.empty(rows * cols, dtype=np.float32)
         best: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(wants)
-        for c0, c1 in _batches(n_b, cols):
+        for c0, c1 in col_tiles:
             # A C-contiguous view for every tile shape: strided tiles would make the
             # product and the selection copy.
             tile = local.buf[: (r1 - r0) * (c1 - c0)].reshape(r1 - r0, c1 - c0)
             np.matmul(A[r0:r1], B[c0:c1].T, out=tile)
-            for w in order:
+            max1 = group_maxima(tile)  # one pass over the tile serves every scoring
+            for w in by_kind:
                 k, penalty = wants[w]
-                if penalty is not None:
-                    tile -= half_penalty[c0:c1]  # one pass; doubled on the k kept
-                if best[w] is None:
-                    best[w] = top_columns(tile, k)
-                else:
-                    prior = (best[w][0] - c0, best[w][1])  # numbered apart: negative
-                    idx, vals = top_columns(tile, k, prior)
-                    best[w] = (idx + c0, vals)
+                shift = None if penalty is None else shifts.get(c0)
+                if penalty is not None and shift is None:  # no layout: shift the tile itself
+                    tile -= half_penalty[c0:c1]
+                    max1 = None
+                prior = None if best[w] is None else (best[w][0] - c0, best[w][1])
+                idx, vals = top_columns(tile, k, prior, shift, max1)  # prior numbered < 0
+                best[w] = (idx + c0, vals)
         for w, (idx, vals) in enumerate(best):
+            out[w][0][r0:r1] = idx if layout is None else layout[idx]
             # 2 (cos - p / 2) is 2 cos - p to the last bit: scaling by 2 is exact.
-            out[w][0][r0:r1] = idx
             out[w][1][r0:r1] = vals if wants[w][1] is None else 2 * vals
 
     blocks = list(_batches(n_a, rows))
@@ -140,6 +155,8 @@ def tiled_top(
     return out
 
 
+# Reordering B costs a copy of it: worth it once many rows share the tighter bounds.
+_LAYOUT_FROM_ROWS = 2048
 # Each worker holds one tile (32 MB): on many cores, fewer workers with more BLAS threads
 # each keep that memory bounded.
 _MAX_WORKERS = 4

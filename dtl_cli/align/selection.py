@@ -10,6 +10,8 @@ tiles, its k-th best raises tau, so later tiles open few groups or none.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 _GROUP = 16
@@ -68,56 +70,108 @@ def _top_columns_by_selection(scores: np.ndarray, k: int) -> tuple[np.ndarray, n
     return _best_first(cols.astype(np.int64), _gather(scores, cols), k)
 
 
-def _above(scores: np.ndarray, k: int, floor: np.ndarray | None):
-    """Entries of scores [rows, n] that may be among a row's k largest, as flat arrays
-    (rows, columns, values) sorted by row, or None when the rows are too narrow for this.
+class Shift(NamedTuple):
+    """An amount taken off each column of a tile: the values are scores[:, j] - column[j].
 
-    Group maxima give a bound: a row's k largest second-level maxima (first-level ones
-    when the row is too narrow for two levels) are real values, so its k largest scores
-    are >= tau, the k-th of them. Only groups whose maximum reaches tau (or `floor` [rows],
-    the k-th best already found elsewhere, if higher) are opened. Entries equal to the
-    bound are kept, so ties are decided later.
+    column [n]; low and high [n // _GROUP]: the least and greatest shift in each
+    first-level group. Group maxima of the scores bound the shifted values within
+    high - low, so groups of columns with similar shifts keep the bounds tight.
+    """
+
+    column: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+
+
+def column_shift(column: np.ndarray) -> Shift:
+    """The Shift of ``column`` [n] (float32) for a tile n columns wide."""
+    n1 = len(column) // _GROUP
+    body = column[: n1 * _GROUP].reshape(_GROUP, n1)  # row t: member t of every group
+    return Shift(column, body.min(axis=0), body.max(axis=0))
+
+
+def group_layout(values: np.ndarray, tiles: list[tuple[int, int]]) -> np.ndarray:
+    """A column order [n] that makes the groups of each tile (c0, c1) hold columns of
+    similar ``values`` [n]: tile group j (columns c0 + j, c0 + j + n1, ...) gets _GROUP
+    consecutive columns of the ascending order of values."""
+    ascending = np.argsort(values, kind="stable")
+    order = np.empty(len(values), dtype=np.int64)
+    for c0, c1 in tiles:
+        n1 = (c1 - c0) // _GROUP
+        # Position t * n1 + j takes the (_GROUP * j + t)-th of the tile's share.
+        rank = (_GROUP * np.arange(n1) + np.arange(_GROUP)[:, None]).ravel()
+        order[c0 : c0 + n1 * _GROUP] = ascending[c0 + rank]
+        order[c0 + n1 * _GROUP : c1] = ascending[c0 + n1 * _GROUP : c1]
+    return order
+
+
+def group_maxima(scores: np.ndarray) -> np.ndarray:
+    """[rows, n // _GROUP]: the first-level group maxima of scores [rows, n] (one pass)."""
+    return _group_max(scores, scores.shape[1] // _GROUP)
+
+
+def _above(scores: np.ndarray, k: int, floor, max1, shift: Shift | None):
+    """Entries of the (shifted) scores [rows, n] that may be among a row's k largest, as
+    flat arrays (rows, columns, values) sorted by row, or None when the rows are too narrow
+    for this.
+
+    Group maxima give a bound: a row's k largest second-level lower bounds (first-level
+    ones when the row is too narrow for two levels) belong to k distinct entries, so its
+    k largest values are >= tau, the k-th of them. Unshifted, a group's lower and upper
+    bound are both its maximum; shifted, they are its maximum minus the group's greatest
+    and least shift. Only groups whose upper bound reaches tau (or `floor` [rows], the k-th
+    best already found elsewhere, if higher) are opened. Entries equal to the bound are
+    kept, so ties are decided later.
     """
     rows, n = scores.shape
     n1 = n // _GROUP
     n2 = n1 // _GROUP
     if n1 <= 2 * k:
         return None
-    max1 = _group_max(scores, n1)  # the one pass over the whole tile
-    if n2 > 2 * k:
-        max2 = _group_max(max1, n2)
-        tau = np.partition(max2, n2 - k, axis=1)[:, n2 - k]
+    max1 = _group_max(scores, n1) if max1 is None else max1
+    upper, lower = (max1, max1) if shift is None else (max1 - shift.low, max1 - shift.high)
+    two_levels = n2 > 2 * k
+    if two_levels:
+        upper2 = _group_max(upper, n2)
+        lower2 = upper2 if shift is None else _group_max(lower, n2)
+        tau = np.partition(lower2, n2 - k, axis=1)[:, n2 - k]
     else:  # rows too narrow for a second level: the bound from the first
-        tau = np.partition(max1, n1 - k, axis=1)[:, n1 - k]
+        tau = np.partition(lower, n1 - k, axis=1)[:, n1 - k]
     if floor is not None:
         tau = np.maximum(tau, floor)
-    if n2 > 2 * k:
+    if two_levels:
         # Second-level group j holds first-level groups j, j + n2, ...; the first level's
         # tail (n1 - n2 * _GROUP groups) belongs to none.
-        row, group2 = np.nonzero(max2 >= tau[:, None])
-        row, group1 = _open(max1, row, group2, n2, tau)
-        tail_row, tail_group1 = np.nonzero(max1[:, n2 * _GROUP :] >= tau[:, None])
+        row, group2 = np.nonzero(upper2 >= tau[:, None])
+        row, group1, _ = _open(upper, row, group2, n2, tau)
+        tail_row, tail_group1 = np.nonzero(upper[:, n2 * _GROUP :] >= tau[:, None])
         row = np.concatenate([row, tail_row])
         group1 = np.concatenate([group1, tail_group1 + n2 * _GROUP])
     else:
-        row, group1 = np.nonzero(max1 >= tau[:, None])
+        row, group1 = np.nonzero(upper >= tau[:, None])
+    row, col, values = _open(scores, row, group1, n1, tau, None if shift is None else shift.column)
     # The columns' tail (n - n1 * _GROUP) belongs to no group either.
-    row, col = _open(scores, row, group1, n1, tau)
-    tail_row, tail_col = np.nonzero(scores[:, n1 * _GROUP :] >= tau[:, None])
+    tail = scores[:, n1 * _GROUP :]
+    if shift is not None:
+        tail = tail - shift.column[n1 * _GROUP :]
+    tail_row, tail_col = np.nonzero(tail >= tau[:, None])
     row = np.concatenate([row, tail_row])
     col = np.concatenate([col, tail_col + n1 * _GROUP])
+    values = np.concatenate([values, tail[tail_row, tail_col]])
     order = np.argsort(row, kind="stable")
-    row, col = row[order], col[order]
-    return row, col, scores.ravel().take(row * n + col)
+    return row[order], col[order], values[order]
 
 
-def _open(values: np.ndarray, row: np.ndarray, group: np.ndarray, n_groups: int, tau):
-    """The members (row, index) of groups (row, group) of `values` [rows, m] that reach
-    tau [rows]; group j holds indices j, j + n_groups, ... (_GROUP of them)."""
+def _open(values, row, group, n_groups: int, tau, shift=None):
+    """The members (row, index, value) of groups (row, group) of `values` [rows, m] that
+    reach tau [rows]; group j holds indices j, j + n_groups, ... (_GROUP of them).
+    ``shift`` [m], if given, is taken off each member's value first."""
     index = group[:, None] + n_groups * np.arange(_GROUP)  # [h, _GROUP]
     member = values.ravel().take(index + (row * values.shape[1])[:, None])
+    if shift is not None:
+        member -= shift.take(index)
     hit_group, hit_member = np.nonzero(member >= tau[row][:, None])
-    return row[hit_group], index[hit_group, hit_member]
+    return row[hit_group], index[hit_group, hit_member], member[hit_group, hit_member]
 
 
 def _dense(row, col, values, rows: int, width: int | None = None):
@@ -143,7 +197,11 @@ def _widest_row(row: np.ndarray, rows: int) -> int:
 
 
 def top_columns(
-    scores: np.ndarray, k: int, best: tuple[np.ndarray, np.ndarray] | None = None
+    scores: np.ndarray,
+    k: int,
+    best: tuple[np.ndarray, np.ndarray] | None = None,
+    shift: Shift | None = None,
+    max1: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Column indices int64 [rows, k] and values [rows, k] of each row's k largest scores,
     best first (k is clipped to the number of columns plus the running answer's). Equal
@@ -153,6 +211,8 @@ def top_columns(
     ``best`` (columns, values) [rows, k], best first, is a running answer from other
     columns (numbered apart from these, e.g. negative): the result is the k best of both,
     and once it holds k its k-th value lets whole groups of ``scores`` be skipped.
+    ``shift``, if given, ranks by scores - shift.column instead (see ``Shift``). ``max1``
+    is ``group_maxima(scores)`` if already computed (one tile serving several scorings).
     ``scores`` is left unchanged.
     """
     rows, n = scores.shape
@@ -162,11 +222,12 @@ def top_columns(
         return np.zeros((rows, 0), dtype=np.int64), np.zeros((rows, 0), dtype=scores.dtype)
     # A full running answer bounds what can still enter; a partial one cannot.
     floor = best[1][:, -1] if k_prior == k else None
-    found = _above(scores, k, floor)
+    found = _above(scores, k, floor, max1, shift)
     if found is not None and _widest_row(found[0], rows) <= _MAX_CANDIDATES_PER_ROW:
         cols, values = _dense(*found, rows)
     else:
-        cols, values = _top_columns_by_selection(scores, min(k, n))
+        shifted = scores if shift is None else scores - shift.column
+        cols, values = _top_columns_by_selection(shifted, min(k, n))
     if best is not None:
         cols = np.hstack([best[0], cols])
         values = np.hstack([best[1], values])

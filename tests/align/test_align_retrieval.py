@@ -166,3 +166,24 @@ def test_many_cores_share_out_blas_threads_between_at_most_four_workers(monkeypa
     idx, _ = retrieval.tiled_top(A, B, [(3, None)], batch_size=32)[0]  # 10 row blocks
     assert limits == [(4, "blas")]  # 4 workers x 4 BLAS threads
     np.testing.assert_array_equal(idx, np.argsort(-(A @ B.T), axis=1, kind="stable")[:, :3])
+
+
+@pytest.mark.parametrize("n_b", [5000, 40000])  # one column tile; three
+def test_penalty_layout_gives_the_in_place_answer(monkeypatch, n_b):
+    from dtl_cli.align import retrieval
+
+    rng = np.random.default_rng(9)
+    A, B = unit_rows(rng.normal(size=(300, 16))), unit_rows(rng.normal(size=(n_b, 16)))
+    penalty = (0.3 + 0.2 * rng.random(n_b)).astype(np.float32)
+    wants = [(10, None), (25, penalty)]
+    monkeypatch.setattr(retrieval, "_LAYOUT_FROM_ROWS", 10**9)  # shift each tile in place
+    in_place = retrieval.tiled_top(A, B, wants, batch_size=64)
+    monkeypatch.setattr(retrieval, "_LAYOUT_FROM_ROWS", 1)  # reorder B's columns by penalty
+    laid_out = retrieval.tiled_top(A, B, wants, batch_size=64)
+    for (i1, v1), (i2, v2) in zip(in_place, laid_out, strict=True):
+        np.testing.assert_array_equal(i1, i2)
+        np.testing.assert_array_equal(v1, v2)
+    csls_part = 2 * (A @ B.T) - penalty
+    want = np.argsort(-csls_part, axis=1, kind="stable")[:, :25]
+    np.testing.assert_array_equal(laid_out[1][0], want)
+    np.testing.assert_allclose(laid_out[1][1], np.take_along_axis(csls_part, want, 1), atol=1e-6)

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from dtl_cli.align import selection
 from dtl_cli.align.selection import top_columns
 
 
@@ -63,3 +64,46 @@ def test_a_row_of_ties_falls_back_without_padding_every_row():
     np.testing.assert_array_equal(values, want_values)
     assert values.dtype == np.float32
     assert top_columns(scores.astype(np.float64), 3)[1].dtype == np.float64
+
+
+@pytest.mark.parametrize("k", [1, 10, 40])
+@pytest.mark.parametrize("grouped", [False, True])
+def test_shifted_top_columns_match_a_full_sort_of_the_shifted_scores(k, grouped):
+    # grouped: every group's shifts are alike (tight bounds); else they are spread out.
+    rng = np.random.default_rng(k)
+    n = 9251  # tails at both group levels
+    scores = np.round(rng.normal(size=(12, n)), 1).astype(np.float32)  # many ties
+    column = np.round(rng.random(n), 2).astype(np.float32)
+    if grouped:
+        column = np.sort(column)[selection.group_layout(np.arange(n), [(0, n)])]
+    shift = selection.column_shift(column)
+    assert np.all(shift.high - shift.low <= (0.011 if grouped else 1.0))
+    shifted = scores - column
+    want, want_values = _brute_top(shifted, k)
+    idx, values = top_columns(scores, k, shift=shift, max1=selection.group_maxima(scores))
+    np.testing.assert_array_equal(idx, want)
+    np.testing.assert_array_equal(values, want_values)
+    # With a running answer from earlier columns (numbered below these).
+    split = 4000
+    first = top_columns(shifted[:, :split], k)
+    rest = selection.column_shift(column[split:])
+    idx, values = top_columns(scores[:, split:], k, (first[0] - split, first[1]), rest)
+    np.testing.assert_array_equal(idx + split, want)
+    np.testing.assert_array_equal(values, want_values)
+
+
+def test_group_layout_puts_consecutive_values_in_each_group():
+    rng = np.random.default_rng(1)
+    values = rng.random(1000)
+    tiles = [(0, 500), (500, 1000)]
+    order = selection.group_layout(values, tiles)
+    np.testing.assert_array_equal(np.sort(order), np.arange(1000))
+    ascending = np.argsort(values)
+    for c0, c1 in tiles:
+        assert set(order[c0:c1]) == set(ascending[c0:c1])  # each tile its own share
+        n1 = (c1 - c0) // 16
+        groups = values[order[c0 : c0 + 16 * n1]].reshape(16, n1)  # column j: group j
+        # Group j holds the (16 j)-th to (16 j + 15)-th smallest of the tile's share.
+        np.testing.assert_array_equal(
+            np.sort(groups, axis=0).T.ravel(), np.sort(values[ascending[c0 : c0 + 16 * n1]])
+        )
