@@ -74,31 +74,39 @@ def tile_shape(n_rows: int, n_cols: int, batch_size: int = 4096) -> tuple[int, i
 def tiled_top(
     A: np.ndarray,
     B: np.ndarray,
-    wants: Sequence[tuple[int, np.ndarray | None]],
+    wants: Sequence[tuple[int | np.ndarray, np.ndarray | None]],
     batch_size: int = 4096,
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Row-wise top k of A [n_a, d] @ B.T [d, n_b] scores, for several scorings at once.
 
     Each want is (k, penalty): penalty None scores by the product itself; a penalty [n_b]
-    scores by 2 * product - penalty[j] (the column-dependent part of CSLS). Returns, per
-    want, columns int64 [n_a, k] and scores float32 [n_a, k], best first (k clipped to n_b).
+    scores by 2 * product - penalty[j] (the column-dependent part of CSLS). k is one depth
+    for all rows or one per row (int [n_a]), clipped to n_b. Returns, per want, columns
+    int64 [n_a, K] and scores float32 [n_a, K] (K the largest k), best first. With
+    per-row depths, rows are taken in order of depth, so a row block (as deep as its
+    deepest row) holds rows of like depth; a row's entries beyond its block's depth are
+    padding (score -inf, column 0).
 
     With a penalty and at least _LAYOUT_FROM_ROWS rows, B's columns are first reordered
     (a copy of B) so that each group of 16 holds columns of similar penalty; the plain
     group maxima then bound the penalised scores tightly and one pass over each tile
     serves every scoring. Equal scores (of any scoring in the pass) are then ordered by
-    that layout, not by lowest column. With fewer rows the copy would cost more than it saves: the tile is
-    shifted by the penalty in place instead (one more pass).
+    that layout, not by lowest column. With fewer rows the copy would cost more than it
+    saves: the tile is shifted by the penalty in place instead (one more pass).
     """
     n_a, n_b = len(A), len(B)
     if sum(penalty is not None for _, penalty in wants) > 1:
         raise ValueError("at most one penalised scoring per pass")
-    wants = [(min(k, n_b), penalty) for k, penalty in wants]
-    out = [
-        (np.zeros((n_a, k), dtype=np.int64), np.zeros((n_a, k), dtype=np.float32)) for k, _ in wants
-    ]
+    depths = [np.minimum(np.broadcast_to(np.asarray(k, np.int64), (n_a,)), n_b) for k, _ in wants]
+    out = []
+    for depth in depths:
+        width = int(depth.max(initial=0))
+        out.append((np.zeros((n_a, width), np.int64), np.full((n_a, width), -np.inf, np.float32)))
     if n_a == 0 or n_b == 0:
         return out
+    row_order = None
+    if any(np.ndim(k) for k, _ in wants):
+        row_order = np.argsort(np.max(depths, axis=0), kind="stable")
     rows, cols = tile_shape(n_a, n_b, batch_size)
     col_tiles = list(_batches(n_b, cols))
     layout, shifts = None, {}
@@ -117,15 +125,18 @@ def tiled_top(
     def row_block(r0: int, r1: int) -> None:
         if not hasattr(local, "buf"):
             local.buf = np.empty(rows * cols, dtype=np.float32)
+        at = slice(r0, r1) if row_order is None else row_order[r0:r1]
+        block = A[at]
+        ks = [int(depth[at].max()) for depth in depths]
         best: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(wants)
         for c0, c1 in col_tiles:
             # A C-contiguous view for every tile shape: strided tiles would make the
             # product and the selection copy.
             tile = local.buf[: (r1 - r0) * (c1 - c0)].reshape(r1 - r0, c1 - c0)
-            np.matmul(A[r0:r1], B[c0:c1].T, out=tile)
+            np.matmul(block, B[c0:c1].T, out=tile)
             max1 = group_maxima(tile)  # one pass over the tile serves every scoring
             for w in by_kind:
-                k, penalty = wants[w]
+                k, penalty = ks[w], wants[w][1]
                 shift = None if penalty is None else shifts.get(c0)
                 if penalty is not None and shift is None:  # no layout: shift the tile itself
                     tile -= half_penalty[c0:c1]
@@ -134,9 +145,9 @@ def tiled_top(
                 idx, vals = top_columns(tile, k, prior, shift, max1)  # prior numbered < 0
                 best[w] = (idx + c0, vals)
         for w, (idx, vals) in enumerate(best):
-            out[w][0][r0:r1] = idx if layout is None else layout[idx]
+            out[w][0][at, : ks[w]] = idx if layout is None else layout[idx]
             # 2 (cos - p / 2) is 2 cos - p to the last bit: scaling by 2 is exact.
-            out[w][1][r0:r1] = vals if wants[w][1] is None else 2 * vals
+            out[w][1][at, : ks[w]] = vals if wants[w][1] is None else 2 * vals
 
     blocks = list(_batches(n_a, rows))
     cores = _cores()

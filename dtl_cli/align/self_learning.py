@@ -67,11 +67,14 @@ def draw_ranks(n_rows: int, n_cols: int, keep_prob: float, rng) -> np.ndarray:
     return ranks
 
 
-def _n_candidates(ranks: np.ndarray, csls_k: int, n_cols: int) -> int:
-    """Nearest neighbours to keep per row: enough that almost every row's pick is among
-    them (rows whose pick is not are recomputed whole)."""
-    need = 2 * max(csls_k, int(np.quantile(ranks, 0.95)) + 1) if len(ranks) else csls_k
-    return min(n_cols, need)
+# Candidates a row keeps beyond the depth of its pick, so that the bound in
+# ``pick_by_rank`` can certify the pick although r_b moved since the candidates' hint.
+CANDIDATE_MARGIN = 10
+
+
+def _candidate_depth(ranks: np.ndarray, n_cols: int) -> np.ndarray:
+    """Candidates to keep per row, int64 [n_rows]: its pick's depth plus a margin."""
+    return np.minimum(ranks + 1 + CANDIDATE_MARGIN, n_cols)
 
 
 def pick_by_rank(
@@ -88,27 +91,27 @@ def pick_by_rank(
     """For each row i of A [n_a, d], the column of B [n_b, d] whose CSLS score
     2 cos - r_a[i] - r_b[j] has rank ``ranks[i]`` (0 = best) in the row, and that score.
 
-    ``cand`` [n_a, m] are each row's m best columns by 2 cos - hint[j] (``hint`` [n_b], an
+    ``cand`` [n_a, m] are each row's best columns by 2 cos - hint[j] (``hint`` [n_b], an
     estimate of r_b such as the last iteration's; None means 0), best first, and
-    ``cand_scores`` [n_a, m] those scores. A column outside them scores at most
-    cand_scores[:, -1] there, so its CSLS is at most cand_scores[:, -1] + max(hint - r_b) - r_a:
-    when the candidates' rank-r score beats that bound the pick is exact from the
-    candidates; the other rows are scored against all of B. The closer hint is to r_b,
-    the fewer rows that takes. Returns columns int64 [n_a] and scores float32 [n_a].
+    ``cand_scores`` [n_a, m] those scores; a row may have fewer than m, padded with score
+    -inf. A column outside a row's c candidates scores at most its c-th score there, so
+    its CSLS is at most that + max(hint - r_b) - r_a: when the candidates' rank-r score
+    beats that bound the pick is exact from the candidates; the other rows are scored
+    against all of B. The closer hint is to r_b, the fewer rows that takes. Returns
+    columns int64 [n_a] and scores float32 [n_a].
     """
     n_a, n_b = len(A), len(B)
     hint = np.zeros(n_b, dtype=np.float32) if hint is None else hint
     rows = np.arange(n_a)
-    m = cand.shape[1]
+    have = np.isfinite(cand_scores).sum(axis=1)  # candidates per row
     csls = cand_scores + (hint - r_b)[cand] - r_a[:, None]
-    order = np.argsort(-csls, axis=1, kind="stable")
-    at = order[rows, np.minimum(ranks, m - 1)]
+    order = np.argsort(-csls, axis=1, kind="stable")  # padding (-inf) last
+    at = order[rows, np.minimum(ranks, have - 1)]
     picked = cand[rows, at]
     score = csls[rows, at]
-    if m < n_b:
-        bound = cand_scores[:, -1] + (hint - r_b).max() - r_a
-        redo = np.flatnonzero((ranks >= m) | (score <= bound))
-        _exact_picks(A, B, redo, ranks, r_a, r_b, picked, score, batch_size)
+    bound = cand_scores[rows, have - 1] + (hint - r_b).max() - r_a
+    redo = np.flatnonzero((have < n_b) & ((ranks >= have) | (score <= bound)))
+    _exact_picks(A, B, redo, ranks, r_a, r_b, picked, score, batch_size)
     return picked.astype(np.int64), score.astype(np.float32)
 
 
@@ -117,8 +120,7 @@ def _exact_picks(A, B, redo, ranks, r_a, r_b, picked, score, batch_size: int) ->
     CSLS rank ranks[i] (2 cos - r_a[i] - r_b, computed tile by tile)."""
     if not len(redo):
         return
-    need = int(ranks[redo].max()) + 1
-    cols, values = tiled_top(A[redo], B, [(need, r_b)], batch_size)[0]
+    cols, values = tiled_top(A[redo], B, [(ranks[redo] + 1, r_b)], batch_size)[0]
     at = ranks[redo]
     picked[redo] = cols[np.arange(len(redo)), at]
     score[redo] = values[np.arange(len(redo)), at] - r_a[redo]
@@ -159,18 +161,17 @@ def csls_induce(
     rank_b = draw_ranks(n_t, n_s, keep_prob, rng)
     hint = np.zeros(n_s, dtype=np.float32) if hint is None else hint
     (_, cos_s), (near_s, part_s) = tiled_top(
-        T, S, [(csls_k, None), (_n_candidates(rank_b, csls_k, n_s), hint)], batch_size
+        T, S, [(csls_k, None), (_candidate_depth(rank_b, n_s), hint)], batch_size
     )
     r_t = cos_s.mean(axis=1)  # [n_t] mean cos of a target row to its k nearest
     # Forward: the best targets by 2 cos - r_t are the best by CSLS (r_s is per row), so
-    # ranks up to the 99th percentile suffice; deeper rows (1%) are recomputed.
-    need = min(n_t, int(np.quantile(rank_f, 0.99)) + 1) if n_s else 1
-    (_, cos_t), (fwd_cols, fwd_part) = tiled_top(S, T, [(csls_k, None), (need, r_t)], batch_size)
+    # each row's ranks down to its pick decide it exactly.
+    (_, cos_t), (fwd_cols, fwd_part) = tiled_top(
+        S, T, [(csls_k, None), (rank_f + 1, r_t)], batch_size
+    )
     r_s = cos_t.mean(axis=1)  # [n_s]
     rows = np.arange(n_s)
-    at = np.minimum(rank_f, fwd_cols.shape[1] - 1)
-    fwd, fwd_score = fwd_cols[rows, at], fwd_part[rows, at] - r_s
-    _exact_picks(S, T, np.flatnonzero(rank_f > at), rank_f, r_s, r_t, fwd, fwd_score, batch_size)
+    fwd, fwd_score = fwd_cols[rows, rank_f], fwd_part[rows, rank_f] - r_s
     bwd, bwd_score = pick_by_rank(T, S, near_s, part_s, r_t, r_s, rank_b, hint, batch_size)
     pairs = np.concatenate(
         [np.stack([np.arange(n_s), fwd], axis=1), np.stack([bwd, np.arange(n_t)], axis=1)]

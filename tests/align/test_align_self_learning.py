@@ -151,7 +151,7 @@ def test_stochastic_csls_induce_picks_the_drawn_rank_both_ways(
     monkeypatch.setattr(retrieval, "_TILE_COLS", tile_cols)
     monkeypatch.setattr(retrieval, "_FULL_WIDTH", tile_cols)
     if few_candidates:
-        monkeypatch.setattr(self_learning, "_n_candidates", lambda ranks, k, n: min(k, n))
+        monkeypatch.setattr(self_learning, "CANDIDATE_MARGIN", 0)
     rng = np.random.default_rng(7)
     S = unit_rows(rng.normal(size=(250, 8)))
     T = unit_rows(rng.normal(size=(300, 8)))
