@@ -233,7 +233,7 @@ def fit_self_learning(
     r_s = None  # the last iteration's r_S: close to this one's, so few picks are redone
     for iteration in range(1, max_iterations + 1):
         start = time.perf_counter()
-        W, b = fit_procrustes(X[pairs[:, 0]], Y[pairs[:, 1]])
+        W, b = fit_procrustes(X, Y, pairs)
         S = unit_rows(apply_map(X[:cutoff], W, b))
         pairs, scores, r_s = csls_induce(S, T, csls_k, p, rng, batch_size, hint=r_s)
         objective = float(np.mean(scores, dtype=np.float64))
@@ -255,5 +255,5 @@ def fit_self_learning(
                 break
             p = min(1.0, 2 * p)
             last_improvement = iteration
-    W, b = fit_procrustes(X[pairs[:, 0]], Y[pairs[:, 1]])
+    W, b = fit_procrustes(X, Y, pairs)
     return W, b, history, pairs

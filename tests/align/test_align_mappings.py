@@ -39,6 +39,27 @@ def test_procrustes_nearly_recovers_map_under_noise():
     np.testing.assert_allclose(b, bias, atol=0.02)
 
 
+def test_procrustes_on_row_pairs_in_chunks_matches_gathered_rows(monkeypatch):
+    from dtl_cli.align import mappings
+
+    monkeypatch.setattr(mappings, "_CHUNK", 7)  # 100 pairs: 15 chunks, a partial last one
+    rng = np.random.default_rng(1)
+    Q = _orthogonal(6, rng)
+    X = (rng.normal(size=(40, 6)) + 3.0).astype(np.float32)  # far from centred
+    Y = (X @ Q.T + 0.1 * rng.normal(size=(40, 6)) - 2.0).astype(np.float32)
+    pairs = rng.integers(0, 40, size=(100, 2))
+    pairs[:60, 1] = pairs[:60, 0]  # mostly true translations, some noise pairs
+    W, b = fit_procrustes(X, Y, pairs)
+    A, B = X[pairs[:, 0]].astype(float), Y[pairs[:, 1]].astype(float)  # the textbook fit
+    U, _, Vt = np.linalg.svd((B - B.mean(0)).T @ (A - A.mean(0)))
+    W_ref = U @ Vt
+    b_ref = B.mean(0) - W_ref @ A.mean(0)
+    np.testing.assert_allclose(W, W_ref, atol=1e-5)
+    np.testing.assert_allclose(b, b_ref, atol=1e-5)
+    with pytest.raises(ValueError, match="zero dictionary pairs"):
+        fit_procrustes(X, Y, np.zeros((0, 2), dtype=int))
+
+
 def test_procrustes_rejects_unequal_dimensions():
     with pytest.raises(ValueError, match="equal dimensions"):
         fit_procrustes(np.zeros((5, 3)), np.zeros((5, 4)))
