@@ -134,15 +134,15 @@ def tiled_top(
             # product and the selection copy.
             tile = local.buf[: (r1 - r0) * (c1 - c0)].reshape(r1 - r0, c1 - c0)
             np.matmul(block, B[c0:c1].T, out=tile)
-            max1 = group_maxima(tile)  # one pass over the tile serves every scoring
+            maxima = group_maxima(tile)  # one pass over the tile serves every scoring
             for w in by_kind:
                 k, penalty = ks[w], wants[w][1]
                 shift = None if penalty is None else shifts.get(c0)
                 if penalty is not None and shift is None:  # no layout: shift the tile itself
                     tile -= half_penalty[c0:c1]
-                    max1 = None
+                    maxima = None
                 prior = None if best[w] is None else (best[w][0] - c0, best[w][1])
-                idx, vals = top_columns(tile, k, prior, shift, max1)  # prior numbered < 0
+                idx, vals = top_columns(tile, k, prior, shift, maxima)  # prior numbered < 0
                 best[w] = (idx + c0, vals)
         for w, (idx, vals) in enumerate(best):
             out[w][0][at, : ks[w]] = idx if layout is None else layout[idx]

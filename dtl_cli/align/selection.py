@@ -73,44 +73,75 @@ def _top_columns_by_selection(scores: np.ndarray, k: int) -> tuple[np.ndarray, n
 class Shift(NamedTuple):
     """An amount taken off each column of a tile: the values are scores[:, j] - column[j].
 
-    column [n]; low and high [n // _GROUP]: the least and greatest shift in each
-    first-level group. Group maxima of the scores bound the shifted values within
-    high - low, so groups of columns with similar shifts keep the bounds tight.
+    column [n]; low and high [n1]: the least and greatest shift in each first-level group
+    (n1 = n // _GROUP); low2 and high2 [n1 // _GROUP]: the same per second-level group.
+    Group maxima of the scores bound a group's shifted values within its high - low, so
+    groups of columns with similar shifts (see ``group_layout``) keep the bounds tight.
     """
 
     column: np.ndarray
     low: np.ndarray
     high: np.ndarray
+    low2: np.ndarray
+    high2: np.ndarray
 
 
 def column_shift(column: np.ndarray) -> Shift:
     """The Shift of ``column`` [n] (float32) for a tile n columns wide."""
     n1 = len(column) // _GROUP
+    n2 = n1 // _GROUP
     body = column[: n1 * _GROUP].reshape(_GROUP, n1)  # row t: member t of every group
-    return Shift(column, body.min(axis=0), body.max(axis=0))
+    low, high = body.min(axis=0), body.max(axis=0)
+    low2 = low[: n2 * _GROUP].reshape(_GROUP, n2).min(axis=0)
+    high2 = high[: n2 * _GROUP].reshape(_GROUP, n2).max(axis=0)
+    return Shift(column, low, high, low2, high2)
+
+
+def _layout_ranks(width: int) -> np.ndarray:
+    """For each column of a tile ``width`` wide, the rank (in ascending order of value)
+    of the column that ``group_layout`` puts there: first-level group g (columns g,
+    g + n1, ...) gets _GROUP consecutive ranks, second-level group j2 (first-level groups
+    j2, j2 + n2, ...) _GROUP^2 consecutive ranks."""
+    n1 = width // _GROUP
+    n2 = n1 // _GROUP
+    position = np.arange(width)
+    rank = position.copy()  # the columns' tail keeps its order
+    member, group = np.divmod(position[: n1 * _GROUP], n1)
+    second, group2 = np.divmod(group, max(n2, 1))
+    rank[: n1 * _GROUP] = np.where(
+        group < n2 * _GROUP,
+        _GROUP * _GROUP * group2 + _GROUP * second + member,
+        _GROUP * group + member,  # first-level groups in no second-level group
+    )
+    return rank
 
 
 def group_layout(values: np.ndarray, tiles: list[tuple[int, int]]) -> np.ndarray:
     """A column order [n] that makes the groups of each tile (c0, c1) hold columns of
-    similar ``values`` [n]: tile group j (columns c0 + j, c0 + j + n1, ...) gets _GROUP
-    consecutive columns of the ascending order of values."""
+    similar ``values`` [n]: each tile takes its share of the ascending order of values,
+    laid out by ``_layout_ranks``."""
     ascending = np.argsort(values, kind="stable")
     order = np.empty(len(values), dtype=np.int64)
     for c0, c1 in tiles:
-        n1 = (c1 - c0) // _GROUP
-        # Position t * n1 + j takes the (_GROUP * j + t)-th of the tile's share.
-        rank = (_GROUP * np.arange(n1) + np.arange(_GROUP)[:, None]).ravel()
-        order[c0 : c0 + n1 * _GROUP] = ascending[c0 + rank]
-        order[c0 + n1 * _GROUP : c1] = ascending[c0 + n1 * _GROUP : c1]
+        order[c0:c1] = ascending[c0 + _layout_ranks(c1 - c0)]
     return order
 
 
-def group_maxima(scores: np.ndarray) -> np.ndarray:
-    """[rows, n // _GROUP]: the first-level group maxima of scores [rows, n] (one pass)."""
-    return _group_max(scores, scores.shape[1] // _GROUP)
+class Maxima(NamedTuple):
+    """Group maxima of a tile [rows, n]: level1 [rows, n1] of the columns' groups, level2
+    [rows, n1 // _GROUP] of the groups' groups."""
+
+    level1: np.ndarray
+    level2: np.ndarray
 
 
-def _above(scores: np.ndarray, k: int, floor, max1, shift: Shift | None):
+def group_maxima(scores: np.ndarray) -> Maxima:
+    """The group maxima of scores [rows, n] (one pass over the scores)."""
+    level1 = _group_max(scores, scores.shape[1] // _GROUP)
+    return Maxima(level1, _group_max(level1, level1.shape[1] // _GROUP))
+
+
+def _above(scores: np.ndarray, k: int, floor, maxima: Maxima | None, shift: Shift | None):
     """Entries of the (shifted) scores [rows, n] that may be among a row's k largest, as
     flat arrays (rows, columns, values) sorted by row, or None when the rows are too narrow
     for this.
@@ -128,27 +159,31 @@ def _above(scores: np.ndarray, k: int, floor, max1, shift: Shift | None):
     n2 = n1 // _GROUP
     if n1 <= 2 * k:
         return None
-    max1 = _group_max(scores, n1) if max1 is None else max1
-    upper, lower = (max1, max1) if shift is None else (max1 - shift.low, max1 - shift.high)
+    max1, max2 = group_maxima(scores) if maxima is None else maxima
+    low = None if shift is None else shift.low
     two_levels = n2 > 2 * k
     if two_levels:
-        upper2 = _group_max(upper, n2)
-        lower2 = upper2 if shift is None else _group_max(lower, n2)
+        upper2, lower2 = (max2, max2) if shift is None else (max2 - shift.low2, max2 - shift.high2)
         tau = np.partition(lower2, n2 - k, axis=1)[:, n2 - k]
     else:  # rows too narrow for a second level: the bound from the first
-        tau = np.partition(lower, n1 - k, axis=1)[:, n1 - k]
+        lower1 = max1 if shift is None else max1 - shift.high
+        tau = np.partition(lower1, n1 - k, axis=1)[:, n1 - k]
     if floor is not None:
         tau = np.maximum(tau, floor)
     if two_levels:
         # Second-level group j holds first-level groups j, j + n2, ...; the first level's
         # tail (n1 - n2 * _GROUP groups) belongs to none.
         row, group2 = np.nonzero(upper2 >= tau[:, None])
-        row, group1, _ = _open(upper, row, group2, n2, tau)
-        tail_row, tail_group1 = np.nonzero(upper[:, n2 * _GROUP :] >= tau[:, None])
+        row, group1, _ = _open(max1, row, group2, n2, tau, low)
+        tail1 = max1[:, n2 * _GROUP :]
+        if shift is not None:
+            tail1 = tail1 - low[n2 * _GROUP :]
+        tail_row, tail_group1 = np.nonzero(tail1 >= tau[:, None])
         row = np.concatenate([row, tail_row])
         group1 = np.concatenate([group1, tail_group1 + n2 * _GROUP])
     else:
-        row, group1 = np.nonzero(upper >= tau[:, None])
+        upper1 = max1 if shift is None else max1 - low
+        row, group1 = np.nonzero(upper1 >= tau[:, None])
     row, col, values = _open(scores, row, group1, n1, tau, None if shift is None else shift.column)
     # The columns' tail (n - n1 * _GROUP) belongs to no group either.
     tail = scores[:, n1 * _GROUP :]
@@ -165,7 +200,8 @@ def _above(scores: np.ndarray, k: int, floor, max1, shift: Shift | None):
 def _open(values, row, group, n_groups: int, tau, shift=None):
     """The members (row, index, value) of groups (row, group) of `values` [rows, m] that
     reach tau [rows]; group j holds indices j, j + n_groups, ... (_GROUP of them).
-    ``shift`` [m], if given, is taken off each member's value first."""
+    ``shift`` [m], if given, is taken off each member's value first (for first-level
+    maxima as members, the group's least shift: an upper bound on its shifted values)."""
     index = group[:, None] + n_groups * np.arange(_GROUP)  # [h, _GROUP]
     member = values.ravel().take(index + (row * values.shape[1])[:, None])
     if shift is not None:
@@ -201,7 +237,7 @@ def top_columns(
     k: int,
     best: tuple[np.ndarray, np.ndarray] | None = None,
     shift: Shift | None = None,
-    max1: np.ndarray | None = None,
+    maxima: Maxima | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Column indices int64 [rows, k] and values [rows, k] of each row's k largest scores,
     best first (k is clipped to the number of columns plus the running answer's). Equal
@@ -211,7 +247,7 @@ def top_columns(
     ``best`` (columns, values) [rows, k], best first, is a running answer from other
     columns (numbered apart from these, e.g. negative): the result is the k best of both,
     and once it holds k its k-th value lets whole groups of ``scores`` be skipped.
-    ``shift``, if given, ranks by scores - shift.column instead (see ``Shift``). ``max1``
+    ``shift``, if given, ranks by scores - shift.column instead (see ``Shift``). ``maxima``
     is ``group_maxima(scores)`` if already computed (one tile serving several scorings).
     ``scores`` is left unchanged.
     """
@@ -222,7 +258,7 @@ def top_columns(
         return np.zeros((rows, 0), dtype=np.int64), np.zeros((rows, 0), dtype=scores.dtype)
     # A full running answer bounds what can still enter; a partial one cannot.
     floor = best[1][:, -1] if k_prior == k else None
-    found = _above(scores, k, floor, max1, shift)
+    found = _above(scores, k, floor, maxima, shift)
     if found is not None and _widest_row(found[0], rows) <= _MAX_CANDIDATES_PER_ROW:
         cols, values = _dense(*found, rows)
     else:

@@ -80,7 +80,7 @@ def test_shifted_top_columns_match_a_full_sort_of_the_shifted_scores(k, grouped)
     assert np.all(shift.high - shift.low <= (0.011 if grouped else 1.0))
     shifted = scores - column
     want, want_values = _brute_top(shifted, k)
-    idx, values = top_columns(scores, k, shift=shift, max1=selection.group_maxima(scores))
+    idx, values = top_columns(scores, k, shift=shift, maxima=selection.group_maxima(scores))
     np.testing.assert_array_equal(idx, want)
     np.testing.assert_array_equal(values, want_values)
     # With a running answer from earlier columns (numbered below these).
@@ -92,18 +92,21 @@ def test_shifted_top_columns_match_a_full_sort_of_the_shifted_scores(k, grouped)
     np.testing.assert_array_equal(values, want_values)
 
 
-def test_group_layout_puts_consecutive_values_in_each_group():
+@pytest.mark.parametrize("width", [200, 1000, 9251])  # one level; two; tails at both
+def test_group_layout_puts_consecutive_values_in_each_group(width):
     rng = np.random.default_rng(1)
-    values = rng.random(1000)
-    tiles = [(0, 500), (500, 1000)]
+    values = rng.random(2 * width)
+    tiles = [(0, width), (width, 2 * width)]
     order = selection.group_layout(values, tiles)
-    np.testing.assert_array_equal(np.sort(order), np.arange(1000))
-    ascending = np.argsort(values)
+    np.testing.assert_array_equal(np.sort(order), np.arange(2 * width))
+    n1, n2 = width // 16, width // 256
     for c0, c1 in tiles:
-        assert set(order[c0:c1]) == set(ascending[c0:c1])  # each tile its own share
-        n1 = (c1 - c0) // 16
-        groups = values[order[c0 : c0 + 16 * n1]].reshape(16, n1)  # column j: group j
-        # Group j holds the (16 j)-th to (16 j + 15)-th smallest of the tile's share.
-        np.testing.assert_array_equal(
-            np.sort(groups, axis=0).T.ravel(), np.sort(values[ascending[c0 : c0 + 16 * n1]])
-        )
+        share = np.sort(values[order[c0:c1]])
+        np.testing.assert_array_equal(share, np.sort(values)[c0:c1])  # the tile's own share
+        # Group g (columns g, g + n1, ...) holds 16 consecutive values of the share, and
+        # second-level group j2 (groups j2, j2 + n2, ...) 256 consecutive ones.
+        groups = values[order[c0 : c0 + 16 * n1]].reshape(16, n1)
+        for g in range(n1):
+            start = 256 * (g % n2) + 16 * (g // n2) if g < 16 * n2 else 16 * g
+            np.testing.assert_array_equal(np.sort(groups[:, g]), share[start : start + 16])
+        np.testing.assert_array_equal(values[order[c0 + 16 * n1 : c1]], share[16 * n1 :])
