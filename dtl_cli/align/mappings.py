@@ -56,17 +56,19 @@ def fit_procrustes(
         X, Y = _check_pairs(X, Y)
         n = len(X)
     else:
-        pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+        X, Y = np.asarray(X), np.asarray(Y)
+        pairs = _check_row_pairs(pairs, len(X), len(Y))
         n = len(pairs)
-        if n == 0:
-            raise ValueError("cannot fit a map on zero dictionary pairs")
     if X.shape[1] != Y.shape[1]:
         raise ValueError(
             f"Procrustes needs equal dimensions, got source {X.shape[1]} and target {Y.shape[1]}"
         )
-    # Sums over chunks (float64): cross = sum y x^T - n mean_y mean_x^T is Yc.T @ Xc.
+    # Sums over chunks (float64) of rows taken relative to a pivot (the first row of each
+    # side), so that large means do not cancel: with x' = x - pivot_x, y' = y - pivot_y,
+    # Yc.T @ Xc = sum y' x'^T - n mean(y') mean(x')^T.
     d = X.shape[1]
     cross, sum_x, sum_y = np.zeros((d, d)), np.zeros(d), np.zeros(d)
+    pivot_x = pivot_y = None
     for start in range(0, n, _CHUNK):
         if pairs is None:
             x, y = X[start : start + _CHUNK], Y[start : start + _CHUNK]
@@ -74,14 +76,30 @@ def fit_procrustes(
             chunk = pairs[start : start + _CHUNK]
             x = np.asarray(X[chunk[:, 0]], dtype=np.float64)
             y = np.asarray(Y[chunk[:, 1]], dtype=np.float64)
+        if pivot_x is None:
+            pivot_x, pivot_y = x[0].copy(), y[0].copy()
+        x, y = x - pivot_x, y - pivot_y
         cross += y.T @ x
         sum_x += x.sum(axis=0)
         sum_y += y.sum(axis=0)
-    mean_x, mean_y = sum_x / n, sum_y / n
+    mean_x, mean_y = sum_x / n, sum_y / n  # of the pivoted rows
     U, _, Vt = np.linalg.svd(cross - n * np.outer(mean_y, mean_x))
     W = U @ Vt
-    b = mean_y - W @ mean_x
+    b = (mean_y + pivot_y) - W @ (mean_x + pivot_x)
     return W.astype(np.float32), b.astype(np.float32)
+
+
+def _check_row_pairs(pairs, n_x: int, n_y: int) -> np.ndarray:
+    """pairs as int64 [m, 2] of (X row, Y row), m >= 1, every index in range."""
+    pairs = np.asarray(pairs)
+    if pairs.ndim != 2 or pairs.shape[1] != 2 or not np.issubdtype(pairs.dtype, np.integer):
+        raise ValueError(f"pairs must be integer row pairs [m, 2], got {pairs.dtype} {pairs.shape}")
+    if len(pairs) == 0:
+        raise ValueError("cannot fit a map on zero dictionary pairs")
+    for side, size in ((0, n_x), (1, n_y)):
+        if pairs[:, side].min() < 0 or pairs[:, side].max() >= size:
+            raise ValueError(f"pairs[:, {side}] must be row indices in [0, {size})")
+    return pairs.astype(np.int64)
 
 
 # Pairs per chunk in fit_procrustes: [4096, 300] float64 is 10 MB, reused from the heap.

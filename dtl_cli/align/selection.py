@@ -73,7 +73,8 @@ def _top_columns_by_selection(scores: np.ndarray, k: int) -> tuple[np.ndarray, n
 class Shift(NamedTuple):
     """An amount taken off each column of a tile: the values are scores[:, j] - column[j].
 
-    column [n]; low and high [n1]: the least and greatest shift in each first-level group
+    column [n] (the scores' dtype, so shifted values round as the scores do); low and
+    high [n1]: the least and greatest shift in each first-level group
     (n1 = n // _GROUP); low2 and high2 [n1 // _GROUP]: the same per second-level group.
     Group maxima of the scores bound a group's shifted values within its high - low, so
     groups of columns with similar shifts (see ``group_layout``) keep the bounds tight.
@@ -241,8 +242,10 @@ def top_columns(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Column indices int64 [rows, k] and values [rows, k] of each row's k largest scores,
     best first (k is clipped to the number of columns plus the running answer's). Equal
-    values go to the lowest column, except in tiles where some row has more than
-    _MAX_CANDIDATES_PER_ROW candidates (plain selection: deterministic, any order).
+    values go to the lowest column where the group bound applies; rows too narrow for it
+    (at most 32 k columns) and tiles where some row has more than _MAX_CANDIDATES_PER_ROW
+    candidates use plain selection, where ties at the k-th place go to a deterministic
+    but arbitrary column.
 
     ``best`` (columns, values) [rows, k], best first, is a running answer from other
     columns (numbered apart from these, e.g. negative): the result is the k best of both,

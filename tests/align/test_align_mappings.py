@@ -58,6 +58,23 @@ def test_procrustes_on_row_pairs_in_chunks_matches_gathered_rows(monkeypatch):
     np.testing.assert_allclose(b, b_ref, atol=1e-5)
     with pytest.raises(ValueError, match="zero dictionary pairs"):
         fit_procrustes(X, Y, np.zeros((0, 2), dtype=int))
+    with pytest.raises(ValueError, match=r"pairs\[:, 1\] must be row indices in \[0, 40\)"):
+        fit_procrustes(X, Y, np.array([[0, 40]]))
+    with pytest.raises(ValueError, match="integer row pairs"):
+        fit_procrustes(X, Y, np.array([0.0, 1.0]))
+
+
+def test_procrustes_keeps_its_accuracy_far_from_the_origin():
+    # Means of 1000 against a spread of 0.01: summing y x^T and subtracting n my mx^T
+    # would cancel away most digits; the fit must match the textbook one on centred rows.
+    rng = np.random.default_rng(2)
+    Q = _orthogonal(5, rng)
+    X = 1000.0 + 0.01 * rng.normal(size=(300, 5))
+    Y = X @ Q.T + 1e-4 * rng.normal(size=(300, 5)) - 500.0
+    W, b = fit_procrustes(X, Y, np.stack([np.arange(300)] * 2, axis=1))
+    U, _, Vt = np.linalg.svd((Y - Y.mean(0)).T @ (X - X.mean(0)))
+    np.testing.assert_allclose(W, U @ Vt, atol=1e-6)
+    np.testing.assert_allclose(b, Y.mean(0) - U @ Vt @ X.mean(0), rtol=1e-5)
 
 
 def test_procrustes_rejects_unequal_dimensions():
