@@ -120,11 +120,15 @@ def tiled_top(
             shifts = {c0: column_shift(half_penalty[c0:c1]) for c0, c1 in col_tiles}
     # Plain scorings first: without a layout the penalised one changes the tile in place.
     by_kind = sorted(range(len(wants)), key=lambda w: wants[w][1] is not None)
-    local = threading.local()  # one tile buffer per worker thread
 
     def row_block(r0: int, r1: int) -> None:
-        if not hasattr(local, "buf"):
-            local.buf = np.empty(rows * cols, dtype=np.float32)
+        buf = _take_buffer(rows * cols)
+        try:
+            _row_block(r0, r1, buf)
+        finally:
+            _give_back(buf)
+
+    def _row_block(r0: int, r1: int, buf: np.ndarray) -> None:
         at = slice(r0, r1) if row_order is None else row_order[r0:r1]
         block = A[at]
         ks = [int(depth[at].max()) for depth in depths]
@@ -132,7 +136,7 @@ def tiled_top(
         for c0, c1 in col_tiles:
             # A C-contiguous view for every tile shape: strided tiles would make the
             # product and the selection copy.
-            tile = local.buf[: (r1 - r0) * (c1 - c0)].reshape(r1 - r0, c1 - c0)
+            tile = buf[: (r1 - r0) * (c1 - c0)].reshape(r1 - r0, c1 - c0)
             np.matmul(block, B[c0:c1].T, out=tile)
             maxima = group_maxima(tile)  # one pass over the tile serves every scoring
             for w in by_kind:
@@ -164,6 +168,29 @@ def tiled_top(
         for done in [pool.submit(row_block, *block) for block in blocks]:
             done.result()
     return out
+
+
+# Tile buffers kept between calls, at most one per worker (_MAX_WORKERS x 32 MB): a fresh
+# 32 MB array is mapped anew, and its first touch faults page by page, which on some
+# machines (fragmented memory, huge pages compacted on demand) adds 50 ms per buffer.
+_spare_buffers: list[np.ndarray] = []
+_spare_lock = threading.Lock()
+
+
+def _take_buffer(size: int) -> np.ndarray:
+    """A float32 buffer of at least ``size`` values: a spare one if one is big enough."""
+    with _spare_lock:
+        for i, buf in enumerate(_spare_buffers):
+            if buf.size >= size:
+                return _spare_buffers.pop(i)
+    return np.empty(max(size, _BLOCK_VALUES), dtype=np.float32)
+
+
+def _give_back(buf: np.ndarray) -> None:
+    with _spare_lock:
+        _spare_buffers.append(buf)
+        _spare_buffers.sort(key=len, reverse=True)
+        del _spare_buffers[_MAX_WORKERS:]
 
 
 # Reordering B costs a copy of it: worth it once many rows share the tighter bounds.
