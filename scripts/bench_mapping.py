@@ -15,14 +15,16 @@ only, with dtl's defaults (cutoff 20000, patience 5).
 
 Each size first times the closed-form solves (least squares, Procrustes) on the 5000 seed
 pairs. Then, for each method, the table gives P@1 by nearest neighbour and CSLS, the fit time,
-for self-learning the iterations, the median seconds per iteration and the bare products one
-iteration needs at the cutoff ("prod s": cutoff x cutoff similarities, once each way), the
-time of dtl's BLI evaluation (NN + CSLS over the whole target vocabulary, r_S over the whole
-mapped source vocabulary), its ratio to the bare matrix products that an exact NN + CSLS
-evaluation cannot avoid (queries x V once, V x V in row batches), and the peak memory that
-Python allocated (tracemalloc, which numpy reports to). Up to 50k words the BLI and bare
-times are the best of 3, taken alternately. A "csls_pool" row under a method is
-the approximate evaluation: r_S over only the `--pool` most frequent mapped source words.
+for self-learning the iterations, the median seconds per iteration, the bare products one
+iteration makes at the cutoff ("prod s": cutoff x cutoff similarities, once each way; the
+median of timings taken right after every 4th iteration) and "i/p", the median over those
+pairs of iteration seconds / products seconds, the time of dtl's BLI evaluation (NN + CSLS
+over the whole target vocabulary, r_S over the whole mapped source vocabulary), its ratio
+to the bare matrix products that an exact NN + CSLS evaluation cannot avoid (queries x V
+once, V x V in row batches), and the peak memory that Python allocated (tracemalloc, which
+numpy reports to). Up to 50k words the BLI and bare times are the best of 3, taken
+alternately. A "csls_pool" row under a method is the approximate evaluation: r_S over only
+the `--pool` most frequent mapped source words.
 "procrustes+vecmap" is Procrustes with VecMap's multi-step recipe (whitening, re-weighting
 0.5 both sides, de-whitening src/trg), evaluated in its shared space.
 """
@@ -124,6 +126,16 @@ def measure(method, src_words, X, tgt_words, Y, train, test, cutoff, patience, c
     base, _, recipe = method.partition("+")
     if base == "self_learning":
         pairs = pairs[:N_SEED]
+    # Every 4th self-learning iteration is paired with a timing of its bare products taken
+    # right after it, so the ratio is not skewed by the machine's speed drifting over the
+    # minutes of the loop (that time is left out of the fit time).
+    S, T = unit_rows(X[:cutoff]), unit_rows(Y[:cutoff])
+    paired: list[tuple[float, float]] = []
+
+    def pair_with_products(entry: dict) -> None:
+        if entry["iteration"] % 4 == 0:
+            paired.append((entry["seconds"], iteration_products(S, T)))
+
     tracemalloc.start()
     start = time.perf_counter()
     learned = learn_map(
@@ -133,8 +145,9 @@ def measure(method, src_words, X, tgt_words, Y, train, test, cutoff, patience, c
         pairs,
         self_learning={"cutoff": cutoff, "patience": patience},
         multistep=VECMAP if recipe == "vecmap" else None,
+        log=pair_with_products,
     )
-    fit_s = time.perf_counter() - start
+    fit_s = time.perf_counter() - start - sum(products for _, products in paired)
     into_shared = learned.shared or (np.eye(Y.shape[1], dtype=np.float32), np.zeros(Y.shape[1]))
     mapped = apply_map(apply_map(X, learned.W, learned.b), *into_shared)
     targets = apply_map(Y, *into_shared)
@@ -149,18 +162,17 @@ def measure(method, src_words, X, tgt_words, Y, train, test, cutoff, patience, c
         "fit_s": fit_s,
         "bli_s": bli_s,
         "history": learned.history,
+        "paired": paired,
         "peak_mb": peak / 2**20,
         "mapped": mapped,
         "targets": targets,
     }
 
 
-def iteration_products(X: np.ndarray, Y: np.ndarray, cutoff: int) -> float:
-    """Seconds for the products one self-learning iteration makes at ``cutoff``: the
-    cutoff x cutoff similarities once each way (nearest neighbours of both sides). The
-    median of 3 runs, as one run moves by 5-10% here."""
-    S, T = unit_rows(X[:cutoff]), unit_rows(Y[:cutoff])
-    return float(np.median([_products(((S, T), (T, S)), 2048) for _ in range(3)]))
+def iteration_products(S: np.ndarray, T: np.ndarray) -> float:
+    """Seconds for the products one self-learning iteration makes over unit rows S and T
+    (the cutoff most frequent words): S x T and T x S, once each way."""
+    return _products(((S, T), (T, S)), 2048)
 
 
 def solve_seconds(X: np.ndarray, Y: np.ndarray) -> dict[str, float]:
@@ -206,7 +218,8 @@ def main() -> None:
     )
     header = (
         f"{'V':>7} {'method':<22} {'P@1 nn':>7} {'P@1 csls':>8} {'fit s':>7} {'iters':>5} "
-        f"{'iter s':>6} {'prod s':>6} {'BLI s':>7} {'bare s':>7} {'ratio':>6} {'peak MB':>8}"
+        f"{'iter s':>6} {'prod s':>6} {'i/p':>6} {'BLI s':>7} {'bare s':>7} {'ratio':>6} "
+        f"{'peak MB':>8}"
     )
     print(header)
     print("-" * len(header))
@@ -232,15 +245,17 @@ def main() -> None:
                 evaluate_bli(src_words, r["mapped"], tgt_words, r["targets"], test, ks=(1,))
                 r["bli_s"] = min(r["bli_s"], time.perf_counter() - start)
                 bare = min(bare, bare_products(queries, targets, pool))
-            iters = iter_s = prod_s = "-"
+            iters = iter_s = prod_s = iter_ratio = "-"
             if r["history"]:
                 iters = len(r["history"])
                 iter_s = f"{np.median([h['seconds'] for h in r['history']]):.2f}"
-                prod_s = f"{iteration_products(X, Y, args.cutoff):.2f}"
+            if r["paired"]:
+                prod_s = f"{np.median([p for _, p in r['paired']]):.2f}"
+                iter_ratio = f"{np.median([i / p for i, p in r['paired']]):.2f}"
             print(
                 f"{V:>7} {method:<22} {r['nn']:>7.3f} {r['csls']:>8.3f} {r['fit_s']:>7.1f} "
-                f"{iters:>5} {iter_s:>6} {prod_s:>6} {r['bli_s']:>7.1f} {bare:>7.1f} "
-                f"{r['bli_s'] / bare:>6.2f} {r['peak_mb']:>8.0f}",
+                f"{iters:>5} {iter_s:>6} {prod_s:>6} {iter_ratio:>6} {r['bli_s']:>7.1f} "
+                f"{bare:>7.1f} {r['bli_s'] / bare:>6.2f} {r['peak_mb']:>8.0f}",
                 flush=True,
             )
             if 0 < args.pool < V:
@@ -258,7 +273,7 @@ def main() -> None:
                 label = f"  csls_pool={args.pool}"
                 print(
                     f"{V:>7} {label:<22} {approx['nn']['p@1']:>7.3f} "
-                    f"{approx['csls']['p@1']:>8.3f} {'':>7} {'':>5} {'':>6} {'':>6} "
+                    f"{approx['csls']['p@1']:>8.3f} {'':>7} {'':>5} {'':>6} {'':>6} {'':>6} "
                     f"{approx_s:>7.1f} {bare:>7.1f} {approx_s / bare:>6.2f}",
                     flush=True,
                 )
