@@ -24,6 +24,7 @@ import os
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -122,21 +123,24 @@ def tiled_top(
     by_kind = sorted(range(len(wants)), key=lambda w: wants[w][1] is not None)
 
     def row_block(r0: int, r1: int) -> None:
-        buf = _take_buffer(rows * cols)
-        try:
-            _row_block(r0, r1, buf)
-        finally:
-            _give_back(buf)
-
-    def _row_block(r0: int, r1: int, buf: np.ndarray) -> None:
         at = slice(r0, r1) if row_order is None else row_order[r0:r1]
         block = A[at]
         ks = [int(depth[at].max()) for depth in depths]
         best: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(wants)
+        with _tile_buffer(rows * cols) as buf:
+            _fill_best(block, ks, best, buf)
+        for w, (idx, vals) in enumerate(best):
+            out[w][0][at, : ks[w]] = idx if layout is None else layout[idx]
+            # 2 (cos - p / 2) is 2 cos - p to the last bit: scaling by 2 is exact.
+            out[w][1][at, : ks[w]] = vals if wants[w][1] is None else 2 * vals
+
+    def _fill_best(block: np.ndarray, ks: list[int], best: list, buf: np.ndarray) -> None:
+        """Each want's running top ks[w] of block's rows over every column tile."""
+        r = len(block)
         for c0, c1 in col_tiles:
             # A C-contiguous view for every tile shape: strided tiles would make the
             # product and the selection copy.
-            tile = buf[: (r1 - r0) * (c1 - c0)].reshape(r1 - r0, c1 - c0)
+            tile = buf[: r * (c1 - c0)].reshape(r, c1 - c0)
             np.matmul(block, B[c0:c1].T, out=tile)
             maxima = group_maxima(tile)  # one pass over the tile serves every scoring
             for w in by_kind:
@@ -148,10 +152,6 @@ def tiled_top(
                 prior = None if best[w] is None else (best[w][0] - c0, best[w][1])
                 idx, vals = top_columns(tile, k, prior, shift, maxima)  # prior numbered < 0
                 best[w] = (idx + c0, vals)
-        for w, (idx, vals) in enumerate(best):
-            out[w][0][at, : ks[w]] = idx if layout is None else layout[idx]
-            # 2 (cos - p / 2) is 2 cos - p to the last bit: scaling by 2 is exact.
-            out[w][1][at, : ks[w]] = vals if wants[w][1] is None else 2 * vals
 
     blocks = list(_batches(n_a, rows))
     cores = _cores()
@@ -177,20 +177,25 @@ _spare_buffers: list[np.ndarray] = []
 _spare_lock = threading.Lock()
 
 
-def _take_buffer(size: int) -> np.ndarray:
-    """A float32 buffer of at least ``size`` values: a spare one if one is big enough."""
+@contextmanager
+def _tile_buffer(size: int):
+    """A float32 buffer of at least ``size`` values (a spare one if one is big enough),
+    kept as a spare again afterwards."""
+    buf = None
     with _spare_lock:
-        for i, buf in enumerate(_spare_buffers):
-            if buf.size >= size:
-                return _spare_buffers.pop(i)
-    return np.empty(max(size, _BLOCK_VALUES), dtype=np.float32)
-
-
-def _give_back(buf: np.ndarray) -> None:
-    with _spare_lock:
-        _spare_buffers.append(buf)
-        _spare_buffers.sort(key=len, reverse=True)
-        del _spare_buffers[_MAX_WORKERS:]
+        for i, spare in enumerate(_spare_buffers):
+            if spare.size >= size:
+                buf = _spare_buffers.pop(i)
+                break
+    if buf is None:
+        buf = np.empty(max(size, _BLOCK_VALUES), dtype=np.float32)
+    try:
+        yield buf
+    finally:
+        with _spare_lock:
+            _spare_buffers.append(buf)
+            _spare_buffers.sort(key=len, reverse=True)
+            del _spare_buffers[_MAX_WORKERS:]
 
 
 # Reordering B costs a copy of it: worth it once many rows share the tighter bounds.
