@@ -94,25 +94,73 @@ def pick_by_rank(
     ``cand`` [n_a, m] are each row's best columns by 2 cos - hint[j] (``hint`` [n_b], an
     estimate of r_b such as the last iteration's; None means 0), best first, and
     ``cand_scores`` [n_a, m] those scores; a row may have fewer than m, padded with score
-    -inf. A column outside a row's c candidates scores at most its c-th score there, so
-    its CSLS is at most that + max(hint - r_b) - r_a: when the candidates' rank-r score
-    beats that bound the pick is exact from the candidates; the other rows are scored
-    against all of B. The closer hint is to r_b, the fewer rows that takes. Returns
-    columns int64 [n_a] and scores float32 [n_a].
+    -inf. A column j outside a row's c candidates scores at most its c-th score there, so
+    its CSLS is at most that + excess[j] - r_a, where excess = hint - r_b. A pick the
+    candidates rank r-th is exact when no column's bound reaches it; otherwise the few
+    columns of greatest excess are scored for that row (see ``_check_excess_columns``),
+    and only rows those cannot decide are scored against all of B. The closer hint is to
+    r_b, the fewer rows need either. Returns columns int64 [n_a] and scores float32 [n_a].
     """
     n_a, n_b = len(A), len(B)
     hint = np.zeros(n_b, dtype=np.float32) if hint is None else hint
     rows = np.arange(n_a)
     have = np.isfinite(cand_scores).sum(axis=1)  # candidates per row
-    csls = cand_scores + (hint - r_b)[cand] - r_a[:, None]
+    excess = (hint - r_b).astype(np.float32)
+    csls = cand_scores + excess[cand] - r_a[:, None]
     order = np.argsort(-csls, axis=1, kind="stable")  # padding (-inf) last
     at = order[rows, np.minimum(ranks, have - 1)]
     picked = cand[rows, at]
     score = csls[rows, at]
-    bound = cand_scores[rows, have - 1] + (hint - r_b).max() - r_a
-    redo = np.flatnonzero((have < n_b) & ((ranks >= have) | (score <= bound)))
-    _exact_picks(A, B, redo, ranks, r_a, r_b, picked, score, batch_size)
+    # A column outside the candidates can reach the pick if its excess is >= slack.
+    slack = score - (cand_scores[rows, have - 1] - r_a)
+    short = np.flatnonzero((have < n_b) & (ranks >= have))  # fewer candidates than rank
+    unsure = np.flatnonzero((have < n_b) & (ranks < have) & (slack <= excess.max()))
+    undecided = np.sort(
+        np.concatenate(
+            [short, _check_excess_columns(A, B, cand, have, r_a, r_b, excess, score, slack, unsure)]
+        )
+    )
+    _exact_picks(A, B, undecided, ranks, r_a, r_b, picked, score, batch_size)
     return picked.astype(np.int64), score.astype(np.float32)
+
+
+# Rows whose pick only columns of high excess could overturn score those columns directly
+# when there are at most n_b / _EXCESS_SHARE of them (a product that much smaller than
+# the row's whole one); the others are scored against all columns.
+_EXCESS_SHARE = 32
+_EXCESS_BATCH = 1024
+
+
+def _check_excess_columns(A, B, cand, have, r_a, r_b, excess, score, slack, rows) -> np.ndarray:
+    """The rows (of ``rows``, those whose candidates cannot certify their pick) that some
+    column outside their candidates may beat or tie, int64.
+
+    Only columns with excess >= a row's slack can (see ``pick_by_rank``); there are
+    usually few, since the excess of most columns is near 0. Each row's such columns are
+    scored exactly; if none reaches the pick's score, the pick stands.
+    """
+    n_b = len(B)
+    by_excess = np.argsort(-excess, kind="stable")
+    # need[i]: columns whose excess is >= slack[i] (a prefix of by_excess).
+    need = np.searchsorted(-excess[by_excess], -slack[rows], side="right")
+    fits = need <= n_b // _EXCESS_SHARE
+    undecided = [rows[~fits]]
+    checked = rows[fits][np.argsort(need[fits], kind="stable")]  # like needs batched together
+    need_sorted = np.sort(need[fits])
+    position = np.full(n_b, -1, dtype=np.int64)
+    for start in range(0, len(checked), _EXCESS_BATCH):
+        batch = checked[start : start + _EXCESS_BATCH]
+        m = int(need_sorted[min(start + _EXCESS_BATCH, len(checked)) - 1])
+        cols = by_excess[:m]
+        csls = 2 * (A[batch] @ B[cols].T) - r_b[cols] - r_a[batch, None]  # [b, m]
+        # A column among the row's own candidates is ranked already.
+        position[cols] = np.arange(m)
+        own = position[cand[batch]]
+        hit = (own >= 0) & (np.arange(cand.shape[1]) < have[batch, None])
+        csls[np.nonzero(hit)[0], own[hit]] = -np.inf
+        position[cols] = -1
+        undecided.append(batch[(csls >= score[batch, None]).any(axis=1)])
+    return np.sort(np.concatenate(undecided))
 
 
 def _exact_picks(A, B, redo, ranks, r_a, r_b, picked, score, batch_size: int) -> None:

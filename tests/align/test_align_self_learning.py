@@ -3,7 +3,7 @@ import pytest
 
 from dtl_cli.align.learn import learn_map
 from dtl_cli.align.mappings import apply_map, fit_procrustes
-from dtl_cli.align.retrieval import nearest_unit, topk, unit_rows
+from dtl_cli.align.retrieval import nearest_unit, tiled_top, topk, unit_rows
 from dtl_cli.align.self_learning import (
     csls_induce,
     draw_ranks,
@@ -134,6 +134,43 @@ def test_pick_by_rank_matches_brute_force_with_few_candidates(m, monkeypatch):
     expected = np.argsort(-csls, axis=1)[np.arange(200), ranks]
     np.testing.assert_array_equal(picked, expected)
     np.testing.assert_allclose(score, csls[np.arange(200), expected], atol=1e-5)
+
+
+def test_pick_by_rank_scores_only_the_columns_the_hint_underrates(monkeypatch):
+    # The hint is exact but for two columns it rates 0.5 too high: no row's candidates can
+    # rule them out, yet only they can beat a pick. They are scored per row, and only the
+    # rows where one of them (not already a candidate) reaches the pick are recomputed
+    # against all columns; without that step every row would be.
+    from dtl_cli.align import self_learning
+
+    rng = np.random.default_rng(5)
+    S = unit_rows(rng.normal(size=(400, 8)))
+    T = unit_rows(rng.normal(size=(320, 8)))
+    r_s, r_t, csls = _brute_csls(S, T, 5)
+    hint = r_t.astype(np.float32)
+    hint[[3, 77]] += 0.5
+    ranks = draw_ranks(400, 320, 0.3, np.random.default_rng(1))
+    cand, cand_scores = tiled_top(S, T, [(ranks + 11, hint)])[0]
+    recomputed = []
+    exact_picks = self_learning._exact_picks
+
+    def recording(A, B, redo, *rest):
+        recomputed.extend(redo.tolist())
+        exact_picks(A, B, redo, *rest)
+
+    monkeypatch.setattr(self_learning, "_exact_picks", recording)
+    picked, score = pick_by_rank(S, T, cand, cand_scores, r_s, r_t, ranks, hint)
+    rows = np.arange(400)
+    expected = np.argsort(-csls, axis=1, kind="stable")[rows, ranks]
+    np.testing.assert_array_equal(picked, expected)
+    np.testing.assert_allclose(score, csls[rows, expected], atol=1e-5)
+    pick_score = csls[rows, expected]
+    overturned = set()
+    for col in (3, 77):
+        outside = ~(np.isfinite(cand_scores) & (cand == col)).any(axis=1)
+        overturned |= set(np.flatnonzero(outside & (csls[:, col] >= pick_score - 1e-6)).tolist())
+    assert 0 < len(overturned) < 100
+    assert set(recomputed) == overturned
 
 
 @pytest.mark.parametrize(
