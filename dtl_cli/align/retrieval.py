@@ -7,15 +7,15 @@ whole rows, keep the products efficient at 200k words: a row block of whole 200k
 would hold only 41 rows, and the BLAS would re-read all of B for every 41 rows.
 CSLS follows Conneau et al. (2018): 2 cos(x, y) - r_T(x) - r_S(y).
 
-Each tile's top k is selected by ``selection.top_columns`` (group maxima bound what can
-enter, so most of a tile is read once and never sorted).
+Each tile is merged into its rows' running top k by ``selection.update_top`` (group
+maxima bound what can enter, so most of a tile is read once and never sorted).
 
 Row blocks are spread over worker threads, one per core up to 4 (so at most 4 tile
 buffers); the cores are shared out between the workers' BLAS threads, so on 2 cores each
-worker multiplies with one thread. The selection (NumPy, one thread) then runs beside
-another block's product instead of leaving a core idle. Rows are independent, so the
-answer does not depend on scheduling. Scores must be finite (vectors are checked when
-loaded).
+worker multiplies with one thread. The selection (compiled, one thread, GIL released) then
+runs beside another block's product instead of leaving a core idle. Rows are independent,
+so the answer does not depend on scheduling. Scores must be finite (vectors are checked
+when loaded).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from contextlib import contextmanager
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from dtl_cli.align.selection import column_shift, group_layout, group_maxima, top_columns
+from dtl_cli.align.selection import Running, column_shift, group_layout, update_top
 
 METHODS = ("nn", "csls")
 # One similarity tile holds about this many float32 values (32 MB).
@@ -83,10 +83,8 @@ def tiled_top(
     Each want is (k, penalty): penalty None scores by the product itself; a penalty [n_b]
     scores by 2 * product - penalty[j] (the column-dependent part of CSLS). k is one depth
     for all rows or one per row (int [n_a]), clipped to n_b. Returns, per want, columns
-    int64 [n_a, K] and scores float32 [n_a, K] (K the largest k), best first. With
-    per-row depths, rows are taken in order of depth, so a row block (as deep as its
-    deepest row) holds rows of like depth; a row's entries beyond its block's depth are
-    padding (score -inf, column 0).
+    int64 [n_a, K] and scores float32 [n_a, K] (K the largest k), best first; a row's
+    entries beyond its own depth are padding (score -inf, column 0).
 
     With a penalty and at least _LAYOUT_FROM_ROWS rows, B's columns are first reordered
     (a copy of B) so that each group of 16 holds columns of similar penalty; the plain
@@ -96,8 +94,10 @@ def tiled_top(
     saves: the tile is shifted by the penalty in place instead (one more pass).
     """
     n_a, n_b = len(A), len(B)
-    if sum(penalty is not None for _, penalty in wants) > 1:
-        raise ValueError("at most one penalised scoring per pass")
+    plain = [w for w, (_, penalty) in enumerate(wants) if penalty is None]
+    penalised = [w for w, (_, penalty) in enumerate(wants) if penalty is not None]
+    if len(plain) > 1 or len(penalised) > 1:
+        raise ValueError("at most one plain and one penalised scoring per pass")
     depths = [np.minimum(np.broadcast_to(np.asarray(k, np.int64), (n_a,)), n_b) for k, _ in wants]
     out = []
     for depth in depths:
@@ -105,53 +105,39 @@ def tiled_top(
         out.append((np.zeros((n_a, width), np.int64), np.full((n_a, width), -np.inf, np.float32)))
     if n_a == 0 or n_b == 0:
         return out
-    row_order = None
-    if any(np.ndim(k) for k, _ in wants):
-        row_order = np.argsort(np.max(depths, axis=0), kind="stable")
     rows, cols = tile_shape(n_a, n_b, batch_size)
     col_tiles = list(_batches(n_b, cols))
     layout, shifts = None, {}
-    penalties = [np.asarray(p, dtype=np.float32) for _, p in wants if p is not None]
-    if penalties:
+    if penalised:
         # Ranked by cos - penalty / 2 (one subtraction per kept entry), doubled at the end.
-        half_penalty = penalties[0] / 2
+        half_penalty = np.asarray(wants[penalised[0]][1], dtype=np.float32) / 2
         if n_a >= _LAYOUT_FROM_ROWS:
             layout = group_layout(half_penalty, col_tiles)
             B, half_penalty = B[layout], half_penalty[layout]
             shifts = {c0: column_shift(half_penalty[c0:c1]) for c0, c1 in col_tiles}
-    # Plain scorings first: without a layout the penalised one changes the tile in place.
-    by_kind = sorted(range(len(wants)), key=lambda w: wants[w][1] is not None)
 
     def row_block(r0: int, r1: int) -> None:
-        at = slice(r0, r1) if row_order is None else row_order[r0:r1]
-        block = A[at]
-        ks = [int(depth[at].max()) for depth in depths]
-        best: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(wants)
+        block = A[r0:r1]
+        # The rows' running answers are views of the outputs, updated in place.
+        running = [
+            Running(depth[r0:r1], idx[r0:r1], vals[r0:r1])
+            for depth, (idx, vals) in zip(depths, out, strict=True)
+        ]
+        scoring = running[plain[0]] if plain else None
+        shifted = running[penalised[0]] if penalised else None
         with _tile_buffer(rows * cols) as buf:
-            _fill_best(block, ks, best, buf)
-        for w, (idx, vals) in enumerate(best):
-            out[w][0][at, : ks[w]] = idx if layout is None else layout[idx]
-            # 2 (cos - p / 2) is 2 cos - p to the last bit: scaling by 2 is exact.
-            out[w][1][at, : ks[w]] = vals if wants[w][1] is None else 2 * vals
-
-    def _fill_best(block: np.ndarray, ks: list[int], best: list, buf: np.ndarray) -> None:
-        """Each want's running top ks[w] of block's rows over every column tile."""
-        r = len(block)
-        for c0, c1 in col_tiles:
-            # A C-contiguous view for every tile shape: strided tiles would make the
-            # product and the selection copy.
-            tile = buf[: r * (c1 - c0)].reshape(r, c1 - c0)
-            np.matmul(block, B[c0:c1].T, out=tile)
-            maxima = group_maxima(tile)  # one pass over the tile serves every scoring
-            for w in by_kind:
-                k, penalty = ks[w], wants[w][1]
-                shift = None if penalty is None else shifts.get(c0)
-                if penalty is not None and shift is None:  # no layout: shift the tile itself
+            for c0, c1 in col_tiles:
+                # A C-contiguous view for every tile shape: strided tiles would make the
+                # product and the selection copy.
+                tile = buf[: (r1 - r0) * (c1 - c0)].reshape(r1 - r0, c1 - c0)
+                np.matmul(block, B[c0:c1].T, out=tile)
+                if shifted is None or layout is not None:  # one pass serves both scorings
+                    update_top(tile, c0, scoring, shifted, shifts.get(c0))
+                else:  # no layout: the plain scoring, then the tile shifted in place
+                    if scoring is not None:
+                        update_top(tile, c0, scoring)
                     tile -= half_penalty[c0:c1]
-                    maxima = None
-                prior = None if best[w] is None else (best[w][0] - c0, best[w][1])
-                idx, vals = top_columns(tile, k, prior, shift, maxima)  # prior numbered < 0
-                best[w] = (idx + c0, vals)
+                    update_top(tile, c0, plain=shifted)
 
     blocks = list(_batches(n_a, rows))
     cores = _cores()
@@ -159,14 +145,19 @@ def tiled_top(
     if workers == 1:
         for block in blocks:
             row_block(*block)
-        return out
-    # The cores shared out between the workers' BLAS (see the module docstring).
-    with (
-        threadpool_limits(max(1, cores // workers), user_api="blas"),
-        ThreadPoolExecutor(workers) as pool,
-    ):
-        for done in [pool.submit(row_block, *block) for block in blocks]:
-            done.result()
+    else:
+        # The cores shared out between the workers' BLAS (see the module docstring).
+        with (
+            threadpool_limits(max(1, cores // workers), user_api="blas"),
+            ThreadPoolExecutor(workers) as pool,
+        ):
+            for done in [pool.submit(row_block, *block) for block in blocks]:
+                done.result()
+    for (idx, vals), (_, penalty) in zip(out, wants, strict=True):
+        if layout is not None:  # back to B's own column numbers
+            idx[...] = np.where(np.isfinite(vals), layout[idx], 0)
+        if penalty is not None:
+            vals *= 2  # 2 (cos - p / 2) is 2 cos - p to the last bit: scaling by 2 is exact
     return out
 
 

@@ -127,6 +127,8 @@ def test_tiles_merge_to_the_brute_force_answer(monkeypatch, tile_cols, block_val
         )
     with pytest.raises(ValueError, match="one penalised"):
         retrieval.tiled_top(Q, T, [(1, r_s), (1, r_s)])
+    with pytest.raises(ValueError, match="one plain"):
+        retrieval.tiled_top(Q, T, [(1, None), (2, None)])
 
 
 def test_worker_threads_give_the_single_thread_answer_bit_for_bit(monkeypatch):
@@ -208,7 +210,6 @@ def test_per_row_depths_give_each_row_its_own_top_k():
         for i in range(500):
             np.testing.assert_array_equal(got_idx[i, : d[i]], want[i, : d[i]])
             np.testing.assert_allclose(got_values[i, : d[i]], scores[i, want[i, : d[i]]], atol=1e-6)
-        # Rows are blocked by depth, so a row gets little more than its own depth (blocks
-        # of rows in their given order would compute over 10 more per row here).
-        filled = np.isfinite(got_values).sum(axis=1)
-        assert np.all(filled >= d) and np.mean(filled - d) < 2.0
+        # Each row keeps exactly its own depth; the rest of its width is padding.
+        np.testing.assert_array_equal(np.isfinite(got_values).sum(axis=1), d)
+        assert np.all(got_idx[~np.isfinite(got_values)] == 0)
