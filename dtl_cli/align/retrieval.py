@@ -98,13 +98,12 @@ def tiled_top(
     penalised = [w for w, (_, penalty) in enumerate(wants) if penalty is not None]
     if len(plain) > 1 or len(penalised) > 1:
         raise ValueError("at most one plain and one penalised scoring per pass")
-    depths = [np.minimum(np.broadcast_to(np.asarray(k, np.int64), (n_a,)), n_b) for k, _ in wants]
-    out = []
-    for depth in depths:
-        width = int(depth.max(initial=0))
-        out.append((np.zeros((n_a, width), np.int64), np.full((n_a, width), -np.inf, np.float32)))
+    found = [
+        Running.empty(np.minimum(np.broadcast_to(np.asarray(k, np.int64), (n_a,)), n_b))
+        for k, _ in wants
+    ]
     if n_a == 0 or n_b == 0:
-        return out
+        return [(f.cols, f.values) for f in found]
     rows, cols = tile_shape(n_a, n_b, batch_size)
     col_tiles = list(_batches(n_b, cols))
     layout, shifts = None, {}
@@ -119,10 +118,7 @@ def tiled_top(
     def row_block(r0: int, r1: int) -> None:
         block = A[r0:r1]
         # The rows' running answers are views of the outputs, updated in place.
-        running = [
-            Running(depth[r0:r1], idx[r0:r1], vals[r0:r1])
-            for depth, (idx, vals) in zip(depths, out, strict=True)
-        ]
+        running = [Running(f.depth[r0:r1], f.cols[r0:r1], f.values[r0:r1]) for f in found]
         scoring = running[plain[0]] if plain else None
         shifted = running[penalised[0]] if penalised else None
         with _tile_buffer(rows * cols) as buf:
@@ -153,12 +149,12 @@ def tiled_top(
         ):
             for done in [pool.submit(row_block, *block) for block in blocks]:
                 done.result()
-    for (idx, vals), (_, penalty) in zip(out, wants, strict=True):
+    for f, (_, penalty) in zip(found, wants, strict=True):
         if layout is not None:  # back to B's own column numbers
-            idx[...] = np.where(np.isfinite(vals), layout[idx], 0)
+            f.cols[...] = np.where(np.isfinite(f.values), layout[f.cols], 0)
         if penalty is not None:
-            vals *= 2  # 2 (cos - p / 2) is 2 cos - p to the last bit: scaling by 2 is exact
-    return out
+            f.values[...] *= 2  # 2 (cos - p / 2) is 2 cos - p to the last bit: exact
+    return [(f.cols, f.values) for f in found]
 
 
 # Tile buffers kept between calls, at most one per worker (_MAX_WORKERS x 32 MB): a fresh

@@ -145,8 +145,8 @@ def _check_excess_columns(A, B, cand, have, r_a, r_b, excess, score, slack, rows
     need = np.searchsorted(-excess[by_excess], -slack[rows], side="right")
     fits = need <= n_b // _EXCESS_SHARE
     undecided = [rows[~fits]]
-    checked = rows[fits][np.argsort(need[fits], kind="stable")]  # like needs batched together
-    need_sorted = np.sort(need[fits])
+    by_need = np.argsort(need[fits], kind="stable")  # like needs batched together
+    checked, need_sorted = rows[fits][by_need], need[fits][by_need]
     position = np.full(n_b, -1, dtype=np.int64)
     for start in range(0, len(checked), _EXCESS_BATCH):
         batch = checked[start : start + _EXCESS_BATCH]
@@ -160,7 +160,7 @@ def _check_excess_columns(A, B, cand, have, r_a, r_b, excess, score, slack, rows
         csls[np.nonzero(hit)[0], own[hit]] = -np.inf
         position[cols] = -1
         undecided.append(batch[(csls >= score[batch, None]).any(axis=1)])
-    return np.sort(np.concatenate(undecided))
+    return np.concatenate(undecided)
 
 
 def _exact_picks(A, B, redo, ranks, r_a, r_b, picked, score, batch_size: int) -> None:
