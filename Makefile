@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-fast lint format bench clean
+.PHONY: install demo test test-fast test-slurm lint format bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ test: $(STAMP)
 	$(BIN)/ruff check dtl_cli tests scripts
 	$(BIN)/ruff format --check dtl_cli tests scripts
 	$(BIN)/python -m pytest -q
+
+# A one-node Slurm cluster on this machine (root, apt) and a 2-job sweep through sbatch.
+test-slurm: $(STAMP)
+	bash scripts/slurm_cluster.sh test
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not e2e"
