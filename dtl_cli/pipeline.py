@@ -41,7 +41,7 @@ def run_pipeline(verb: str, cfg: DictConfig, run_dir: Path, devices: list[str]) 
     """Run `verb`'s stages (and any missing upstream ones); write `run.json` in `run_dir`."""
     wanted = VERBS[verb]
     last = STAGES.index(wanted[-1])
-    store = Store(cfg.paths.store)
+    store = Store(cfg.paths.store, say=ui.info)
     record: dict = {
         "verb": verb,
         "store": str(Path(cfg.paths.store).resolve()),
@@ -67,9 +67,17 @@ def run_pipeline(verb: str, cfg: DictConfig, run_dir: Path, devices: list[str]) 
         result["peak_memory_mb"] = round(peak_memory_mb(), 1)
         record["stages"][name] = result
         if not cached:
+            _say_entries(result.get("entries", {}))
             ui.info(f"{name} took {result['seconds']:.1f} s")
     (run_dir / "run.json").write_text(json.dumps(record, indent=2, default=str))
     return record
+
+
+def _say_entries(entries: dict[str, dict]) -> None:
+    """Which of a stage's store entries were reused, when some were (the rest were built)."""
+    reused = [name for name, entry in entries.items() if entry["cached"]]
+    if reused:
+        ui.info("reused from the store: " + ", ".join(reused))
 
 
 def _versions() -> dict[str, str]:

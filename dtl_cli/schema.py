@@ -70,6 +70,9 @@ class EmbeddingConfig:
     target_vectors: str | None = None
     lowercase: bool = False
     normalize: list[str] = field(default_factory=lambda: ["unit", "center", "unit"])
+    # true: the target test split's text (never its labels) also trains the target word2vec
+    # vectors: transductive, and a new test file then retrains them. false: inductive.
+    transductive: bool = False
 
 
 @dataclass

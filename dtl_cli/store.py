@@ -3,11 +3,16 @@
 An entry is built in a hidden temporary folder beside its final place and renamed into place
 only when complete, so a killed run leaves nothing that a later run trusts. A lock file per
 entry makes concurrent jobs that need the same entry compute it once: the others wait, then
-reuse it.
+reuse it. `entry.json` lists every file with its size and sha256 at build time: a reused entry
+whose sizes no longer match (a truncated or deleted file) is rebuilt, and says so.
+
+What each kind of entry holds and how it is keyed is `dtl_cli/stages/entries.py`'s business;
+this module knows folders, files and locks only (and imports nothing heavy, for `dtl store`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import json
@@ -19,17 +24,19 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-# Bump when the layout of any stage's entry changes, or when a code change alters the numbers
-# an entry holds (2: training on full batches), so old entries are not misread or reused.
-STORE_VERSION = 2
+# Bump when the store's own layout changes (3: entry.json lists files; entries by what they
+# read). Each kind of entry has its own version too, in stages/entries.py.
+STORE_VERSION = 3
 _TMP_PREFIX = ".tmp-"
 _DONE_FILE = "entry.json"
+_CHUNK = 1 << 20
 
 
-def config_key(stage: str, payload: Any) -> str:
-    """A 16-hex-digit key for a stage from a JSON-able payload (config subtree + upstream keys)."""
+def config_key(stage: str, payload: Any, version: int = 0) -> str:
+    """A 16-hex-digit key for a stage from a JSON-able payload (config subtree + upstream keys)
+    and the kind's format `version`."""
     text = json.dumps(
-        {"stage": stage, "store_version": STORE_VERSION, "payload": payload},
+        {"stage": stage, "store_version": STORE_VERSION, "version": version, "payload": payload},
         sort_keys=True,
         separators=(",", ":"),
         default=str,
@@ -40,18 +47,53 @@ def config_key(stage: str, payload: Any) -> str:
 class Store:
     """A folder of stage entries. Stages meet here: one writes an entry, the next reads it."""
 
-    def __init__(self, root: str | os.PathLike[str]):
+    def __init__(
+        self, root: str | os.PathLike[str], say: Callable[[str], None] | None = None
+    ) -> None:
         self.root = Path(root)
+        self.say = say or (lambda message: None)
 
     def path(self, stage: str, key: str) -> Path:
         return self.root / stage / key
 
     def has(self, stage: str, key: str) -> bool:
-        """True if a complete entry exists (a half-written one never has the final name)."""
-        return (self.path(stage, key) / _DONE_FILE).is_file()
+        """True if a complete, undamaged entry exists (a half-written one never has the final
+        name; a damaged one has a file whose size differs from its build-time record)."""
+        return self.damage(stage, key) is None
+
+    def damage(self, stage: str, key: str) -> str | None:
+        """None for a sound entry, else what is wrong with it ("missing" if there is none)."""
+        try:
+            info = self.entry_info(stage, key)
+        except (OSError, ValueError):
+            return "missing"
+        folder = self.path(stage, key)
+        for name, expected in (info.get("files") or {}).items():
+            try:
+                size = (folder / name).stat().st_size
+            except OSError:
+                return f"{name} is gone"
+            if size != expected["size"]:
+                return f"{name} has {size} bytes, {expected['size']} when built"
+        return None
+
+    def verify(self, stage: str, key: str) -> list[str]:
+        """Files of an entry whose size or sha256 differs from the build-time record."""
+        folder = self.path(stage, key)
+        bad = []
+        for name, expected in (self.entry_info(stage, key).get("files") or {}).items():
+            path = folder / name
+            if not path.is_file() or file_record(path) != expected:
+                bad.append(name)
+        return bad
 
     def entry_info(self, stage: str, key: str) -> dict[str, Any]:
         return json.loads((self.path(stage, key) / _DONE_FILE).read_text())
+
+    def touch(self, stage: str, key: str) -> None:
+        """Record a use of an entry (its entry.json's modification time), for `dtl store gc`."""
+        with contextlib.suppress(OSError):  # a read-only store is still readable
+            os.utime(self.path(stage, key) / _DONE_FILE)
 
     @contextmanager
     def _lock(self, stage: str, key: str) -> Iterator[None]:
@@ -79,10 +121,14 @@ class Store:
         """
         final = self.path(stage, key)
         if self.has(stage, key):
+            self.touch(stage, key)
             return final, True
         with self._lock(stage, key):
-            if self.has(stage, key):  # another job finished it while we waited
+            problem = self.damage(stage, key)
+            if problem is None:  # another job finished it while we waited
                 return final, True
+            if problem != "missing":
+                self.say(f"store entry {stage}/{key} is damaged ({problem}): rebuilding it")
             self._remove_stale(stage)
             tmp = final.parent / f"{_TMP_PREFIX}{key}-{os.getpid()}"
             shutil.rmtree(tmp, ignore_errors=True)
@@ -96,6 +142,11 @@ class Store:
                     "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
                     "seconds": round(time.time() - started, 3),
                     "summary": summary,
+                    "files": {
+                        str(p.relative_to(tmp)): file_record(p)
+                        for p in sorted(tmp.rglob("*"))
+                        if p.is_file()
+                    },
                 }
                 (tmp / _DONE_FILE).write_text(json.dumps(record, indent=2, default=str))
                 if final.exists():  # an incomplete leftover from an older layout: replace it
@@ -112,6 +163,15 @@ class Store:
             pid_text = tmp.name.rsplit("-", 1)[-1]
             if pid_text.isdigit() and not _process_alive(int(pid_text)):
                 shutil.rmtree(tmp, ignore_errors=True)
+
+
+def file_record(path: Path) -> dict[str, Any]:
+    """{"size": bytes, "sha256": hex digest} of a file, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return {"size": path.stat().st_size, "sha256": digest.hexdigest()}
 
 
 def _process_alive(pid: int) -> bool:

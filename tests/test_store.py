@@ -105,3 +105,40 @@ def test_two_processes_needing_the_same_entry_compute_it_once(tmp_path):
         cached = pool.starmap(_concurrent_build, [(str(tmp_path), str(counter))] * 2)
     assert counter.read_text().count("built") == 1
     assert sorted(cached) == [False, True]
+
+
+def test_entry_lists_sizes_and_checksums_and_a_damaged_one_is_rebuilt(tmp_path):
+    said = []
+    store = Store(tmp_path, say=said.append)
+    builds = []
+
+    def build(folder: Path):
+        builds.append(folder)
+        (folder / "big.bin").write_bytes(b"x" * 1000)
+        (folder / "sub").mkdir()
+        (folder / "sub" / "small.txt").write_text("y")
+
+    path, _ = store.get_or_build("corpus", "k1", build)
+    files = store.entry_info("corpus", "k1")["files"]
+    assert files["big.bin"]["size"] == 1000 and files["sub/small.txt"]["size"] == 1
+    assert len(files["big.bin"]["sha256"]) == 64
+    assert store.verify("corpus", "k1") == []
+
+    with open(path / "big.bin", "r+b") as handle:  # same size, other bytes: only verify sees it
+        handle.write(b"z")
+    assert store.has("corpus", "k1") and store.verify("corpus", "k1") == ["big.bin"]
+
+    os.truncate(path / "big.bin", 10)
+    assert not store.has("corpus", "k1")
+    assert store.damage("corpus", "k1") == "big.bin has 10 bytes, 1000 when built"
+    _, cached = store.get_or_build("corpus", "k1", build)
+    assert not cached and len(builds) == 2
+    assert said == [
+        "store entry corpus/k1 is damaged (big.bin has 10 bytes, 1000 when built): rebuilding it"
+    ]
+    assert (path / "big.bin").stat().st_size == 1000 and store.verify("corpus", "k1") == []
+
+    (path / "sub" / "small.txt").unlink()
+    assert store.damage("corpus", "k1") == "sub/small.txt is gone"
+    store.get_or_build("corpus", "k1", build)
+    assert len(builds) == 3 and store.has("corpus", "k1")

@@ -10,17 +10,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import keras
 import numpy as np
 from omegaconf import DictConfig
 from rich.table import Table
 
 from dtl_cli import ui
 from dtl_cli.metrics import classification_metrics
-from dtl_cli.models.training import predict_classes
 from dtl_cli.plots import plot_learning_curve
-from dtl_cli.stages.common import load_pretrained, shots
-from dtl_cli.stages.keys import baseline_key, finetune_key, map_key, pretrain_key
+from dtl_cli.stages import entries
+from dtl_cli.stages.common import shots
 from dtl_cli.store import Store
 
 STAGE = "evaluate"
@@ -31,40 +29,36 @@ def is_cached(cfg: DictConfig, store: Store) -> bool:
     return False
 
 
-def _predict(entry: Path, ids: np.ndarray) -> np.ndarray:
-    model = keras.models.load_model(entry / "classifier.keras", compile=False)
-    return predict_classes(model, ids)
+def _score_all(cfg: DictConfig, store: Store) -> tuple[dict[int, list[dict]], int, list[str]]:
+    """Test metrics of every (k, repeat): {k: [one dict per repeat]}, n_test, class names."""
+    target = entries.read_space(cfg, store, "target")
+    classes = entries.class_names(cfg, store)
+    test = entries.read_labelled(cfg, store, "target_test", target, classes)
+    carried = entries.carried_target_vectors(cfg, store, target)
+    results: dict[int, list[dict]] = {}
+    for k, repeat in shots(cfg):
+        ft = entries.read_trained(cfg, store, "finetune", k, repeat, target, carried)
+        base = entries.read_trained(cfg, store, "baseline", k, repeat, target)
+        transfer = classification_metrics(test.labels, ft.predict(test.ids), classes)
+        baseline = classification_metrics(test.labels, base.predict(test.ids), classes)
+        results.setdefault(ft.info["k"], []).append(
+            {
+                "repeat": repeat,
+                "strategy": ft.info["strategy"],
+                "transfer": transfer,
+                "baseline": {"kind": base.info["kind"], **baseline},
+                "finetune_history": ft.info["history"],
+                "baseline_history": base.info.get("history", {}),
+            }
+        )
+    return results, len(test.labels), classes
 
 
 def run(cfg: DictConfig, store: Store, run_dir: Path) -> dict:
-    pre = load_pretrained(store.path("pretrain", pretrain_key(cfg)))
-    ids, y_true = pre.ids["target_test"], pre.labels["target_test"]
-    results: dict[int, list[dict]] = {}
-    for k, repeat in shots(cfg):
-        ft_entry = store.path("finetune", finetune_key(cfg, k, repeat))
-        ft_info = json.loads((ft_entry / "finetune.json").read_text())
-        transfer = classification_metrics(y_true, _predict(ft_entry, ids), pre.class_names)
-        base_entry = store.path("baseline", baseline_key(cfg, k, repeat))
-        base_info = json.loads((base_entry / "baseline.json").read_text())
-        if base_info["kind"] == "majority":
-            base_pred = np.full_like(y_true, base_info["class"])
-        else:
-            base_pred = _predict(base_entry, ids)
-        baseline = classification_metrics(y_true, base_pred, pre.class_names)
-        results.setdefault(ft_info["k"], []).append(
-            {
-                "repeat": repeat,
-                "strategy": ft_info["strategy"],
-                "transfer": transfer,
-                "baseline": {"kind": base_info["kind"], **baseline},
-                "finetune_history": ft_info["history"],
-                "baseline_history": base_info.get("history", {}),
-            }
-        )
+    results, n_test, classes = _score_all(cfg, store)
     curve = [_summarise(k, runs) for k, runs in sorted(results.items())]
     last = curve[-1]
-    bli = json.loads((store.path("map", map_key(cfg)) / "bli.json").read_text())
-    source_summary = json.loads((pre.entry / "summary.json").read_text())
+    bli = entries.read_bli(cfg, store)
     metrics = {
         "k": last["k"] if len(curve) == 1 else [row["k"] for row in curve],
         "repeats": cfg.evaluation.repeats,
@@ -73,8 +67,8 @@ def run(cfg: DictConfig, store: Store, run_dir: Path) -> dict:
         "mapping": cfg.mapping.method,
         "model": cfg.model.name,
         "seed": cfg.seed,
-        "n_test": int(len(y_true)),
-        "chance": 1.0 / len(pre.class_names),
+        "n_test": int(n_test),
+        "chance": 1.0 / len(classes),
         # The largest k: means over repeats; per-class scores and confusion of repeat 0.
         "transfer": last["transfer"],
         "baseline": last["baseline"],
@@ -82,7 +76,7 @@ def run(cfg: DictConfig, store: Store, run_dir: Path) -> dict:
         "curve": curve,
         "bli": bli,
         "history": {
-            "source": source_summary.get("source_history", {}),
+            "source": entries.source_history(cfg, store),
             "runs": {
                 f"k={k}/repeat={r['repeat']}": {
                     "finetune": r["finetune_history"],

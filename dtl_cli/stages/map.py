@@ -2,15 +2,14 @@
 (dictionary pairs or identical strings), and score it by bilingual lexicon induction on the
 held-out test dictionary, source -> target and target -> source.
 
-Entry: `map.npz` (W [d_t, d_s], b [d_t]: always source -> target, whatever
-`mapping.direction`; with the multi-step framework also W_shared, b_shared: target -> the
-shared space where BLI is measured), `bli.json`, `induced_dictionary.tsv`, and for self-learning
-`self_learning.json` (one record per iteration).
+Entries (stages/entries.py): map (the fitted map, keyed by both spaces, `mapping.*` and the
+seed dictionary) and bli (its scores, keyed by the map, the test dictionary and
+`evaluation.bli.*`: another precision_at re-scores, it never refits).
 """
 
 from __future__ import annotations
 
-import json
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -22,26 +21,40 @@ from dtl_cli.align.learn import learn_map
 from dtl_cli.align.mappings import apply_map
 from dtl_cli.align.self_learning import identical_pairs
 from dtl_cli.errors import DataError
-from dtl_cli.stages.common import load_pretrained
-from dtl_cli.stages.keys import map_key, pretrain_key
+from dtl_cli.stages import entries
+from dtl_cli.stages.entries import Map, Space
 from dtl_cli.stages.options import multistep_steps
 from dtl_cli.store import Store
 
 STAGE = "map"
+SIDES = entries.SIDES
 INDUCED_WORDS = 1000  # how many source words get their induced translation written out
 
 
 def is_cached(cfg: DictConfig, store: Store) -> bool:
-    return store.has(STAGE, map_key(cfg))
+    return store.has("map", entries.map_key(cfg)) and store.has("bli", entries.bli_key(cfg))
 
 
 def run(cfg: DictConfig, store: Store, run_dir: Path) -> dict:
-    key = map_key(cfg)
-    upstream = store.path("pretrain", pretrain_key(cfg))
-    entry, cached = store.get_or_build(STAGE, key, lambda tmp: _build(cfg, upstream, tmp))
-    bli = json.loads((entry / "bli.json").read_text())
+    key = entries.map_key(cfg)
+    spaces = functools.cache(lambda: tuple(entries.read_space(cfg, store, s) for s in SIDES))
+    entry, cached = entries.build(store, "map", key, lambda tmp: _build(cfg, *spaces(), tmp))
+    bli_key = entries.bli_key(cfg)
+    _, bli_cached = entries.build(
+        store, "bli", bli_key, lambda tmp: _score(cfg, store, *spaces(), tmp)
+    )
+    bli = entries.read_bli(cfg, store)
     _show(bli)
-    return {"key": key, "entry": str(entry), "cached": cached, "bli": bli}
+    return {
+        "key": key,
+        "entry": str(entry),
+        "cached": cached and bli_cached,
+        "bli": bli,
+        "entries": {
+            "map": {"key": key, "cached": cached},
+            "bli": {"key": bli_key, "cached": bli_cached},
+        },
+    }
 
 
 def seed_index_pairs(cfg: DictConfig, src_words, tgt_words) -> tuple[np.ndarray, int]:
@@ -88,10 +101,9 @@ def _self_learning_args(m: DictConfig, seed: int) -> dict:
     return args
 
 
-def _build(cfg: DictConfig, upstream: Path, tmp: Path) -> dict:
-    pre = load_pretrained(upstream)
+def _build(cfg: DictConfig, source: Space, target: Space, tmp: Path) -> dict:
     m = cfg.mapping
-    seed_pairs, dropped = seed_index_pairs(cfg, pre.source_words, pre.target_words)
+    seed_pairs, dropped = seed_index_pairs(cfg, source.words, target.words)
 
     def log(entry: dict) -> None:
         # Progress for long runs only: iterations of the tiny corpus take milliseconds.
@@ -103,8 +115,8 @@ def _build(cfg: DictConfig, upstream: Path, tmp: Path) -> dict:
 
     learned = learn_map(
         m.method,
-        pre.source_vectors,
-        pre.target_vectors,
+        source.vectors,
+        target.vectors,
         seed_pairs,
         direction=m.get("direction", "source_to_target"),
         steps=list(m.get("normalize") or []),
@@ -113,27 +125,30 @@ def _build(cfg: DictConfig, upstream: Path, tmp: Path) -> dict:
         multistep=multistep_steps(m),
         log=log,
     )
-    W, b = learned.W, learned.b
-    arrays = {"W": W, "b": b}
-    if learned.shared is not None:
-        arrays["W_shared"], arrays["b_shared"] = learned.shared
-    np.savez(tmp / "map.npz", **{k: v.astype(np.float32) for k, v in arrays.items()})
+    info = {"seed_pairs_used": len(seed_pairs), "seed_pairs_dropped": dropped}
     if m.method == "self_learning":
-        (tmp / "self_learning.json").write_text(json.dumps(learned.history, indent=2))
+        info["history"] = learned.history
         last = learned.history[-1]
         ui.info(
             f"self-learning: {len(learned.history)} iterations, objective "
             f"{learned.history[0]['objective']:.4f} -> {last['objective']:.4f}, "
             f"{last['pairs']} induced pairs"
         )
+    fitted = Map(learned.W, learned.b, learned.W_reverse, learned.b_reverse, learned.shared, info)
+    entries.write_map(tmp, fitted)
+    return info
 
+
+def _score(cfg: DictConfig, store: Store, source: Space, target: Space, tmp: Path) -> dict:
+    """Score the stored map by BLI, source -> target and target -> source."""
+    fitted = entries.read_map(cfg, store)
     # BLI compares the languages where the map put them: the target space, or the
     # multi-step framework's shared space (both sides taken there by `shared`).
-    mapped = apply_map(pre.source_vectors, W, b)
-    target_vectors = pre.target_vectors
-    if learned.shared is not None:
-        mapped = apply_map(mapped, *learned.shared)
-        target_vectors = apply_map(target_vectors, *learned.shared)
+    mapped = apply_map(source.vectors, fitted.W, fitted.b)
+    target_vectors = target.vectors
+    if fitted.shared is not None:
+        mapped = apply_map(mapped, *fitted.shared)
+        target_vectors = apply_map(target_vectors, *fitted.shared)
     test_path = cfg.dataset.dictionary.test
     test_pairs = read_dictionary(test_path)
     bli_args = {
@@ -142,38 +157,34 @@ def _build(cfg: DictConfig, upstream: Path, tmp: Path) -> dict:
         "csls_pool": cfg.evaluation.bli.get("csls_pool"),
         "dict_name": f"{test_path} [dataset.dictionary.test]",
     }
-    bli = evaluate_bli(
-        pre.source_words, mapped, pre.target_words, target_vectors, test_pairs, **bli_args
-    )
-    bli["seed_pairs_used"], bli["seed_pairs_dropped"] = len(seed_pairs), dropped
-    if learned.shared is None:  # target -> source in source space, through the inverse
-        queries = apply_map(pre.target_vectors, learned.W_reverse, learned.b_reverse)
-        candidates = pre.source_vectors
+    bli = evaluate_bli(source.words, mapped, target.words, target_vectors, test_pairs, **bli_args)
+    bli["seed_pairs_used"] = fitted.info["seed_pairs_used"]
+    bli["seed_pairs_dropped"] = fitted.info["seed_pairs_dropped"]
+    if fitted.shared is None:  # target -> source in source space, through the inverse
+        queries = apply_map(target.vectors, fitted.W_reverse, fitted.b_reverse)
+        candidates = source.vectors
     else:  # both sides are in the shared space already
         queries, candidates = target_vectors, mapped
     try:
         bli["reverse"] = evaluate_bli(
-            pre.target_words,
+            target.words,
             queries,
-            pre.source_words,
+            source.words,
             candidates,
             [(t, s) for s, t in test_pairs],
             **bli_args,
         )
     except DataError:  # no target word of the test dictionary is in the target vocabulary
         bli["reverse"] = None
-    (tmp / "bli.json").write_text(json.dumps(bli, indent=2))
     induced = induce_dictionary(
-        pre.source_words,
+        source.words,
         mapped,
-        pre.target_words,
+        target.words,
         target_vectors,
         n_words=INDUCED_WORDS,
         csls_pool=bli_args["csls_pool"],
     )
-    with open(tmp / "induced_dictionary.tsv", "w", encoding="utf-8") as out:
-        out.write("source\ttarget\tcsls\n")
-        out.writelines(f"{s}\t{t}\t{score:.4f}\n" for s, t, score in induced)
+    entries.write_bli(tmp, bli, induced)
     return {"bli": bli}
 
 

@@ -1,53 +1,82 @@
-"""Stage 1, pretrain: tokenize both corpora, make word vectors per language, and train the
+"""Stage 1, pretrain: tokenize the corpora, make word vectors per language, and train the
 source classifier over frozen source vectors.
 
-Entry: source/target vectors (normalised), the labelled splits as token ids, the class names
-and `source_classifier.keras`.
+Entries (stages/entries.py): corpus[source], corpus[target], corpus[target_test],
+embeddings[source], embeddings[target], classifier. Each is rebuilt only when what it reads
+changed: another `model.*` retrains the classifier, never the word vectors.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
-import keras
-import numpy as np
 import pandas as pd
 from omegaconf import DictConfig
 
 from dtl_cli import ui
-from dtl_cli.align.normalize import normalize
-from dtl_cli.embed.io import save_vectors
+from dtl_cli.embed.io import load_vectors
 from dtl_cli.embed.train import train_word2vec
 from dtl_cli.errors import DataError
-from dtl_cli.models.classifier import build_classifier
 from dtl_cli.models.training import fit_classifier
-from dtl_cli.stages.common import architecture, embedding_matrix, tensorboard_dir, training_args
-from dtl_cli.stages.keys import pretrain_key
-from dtl_cli.stages.vectors import load_pretrained_vectors
+from dtl_cli.stages import entries
+from dtl_cli.stages.common import tensorboard_dir, training_args
+from dtl_cli.stages.entries import PARTS, SIDES
 from dtl_cli.store import Store
 from dtl_cli.text.readers import iter_lines, read_labelled
 from dtl_cli.text.tokenize import make_tokenizer
-from dtl_cli.text.vocab import OOV, build_vocab, encode
 
 STAGE = "pretrain"
-# Labelled split -> (side, part) of the dataset config, e.g. dataset.target.test.
-SPLITS = {
-    "source_train": ("source", "train"),
-    "target_train": ("target", "train"),
-    "target_test": ("target", "test"),
-}
+# Entries whose labels must be source classes (checked on reused entries too).
+_TARGET_CORPORA = {"corpus[target]": "target", "corpus[target_test]": "target_test"}
+LARGE_CORPUS = 5_000_000  # tokens: above this, say that embedding.workers=auto is faster
+
+
+def _wanted(cfg: DictConfig, store: Store, run_dir: Path | None = None) -> list[tuple]:
+    """(name, kind, key, build(tmp)) of this stage's entries, in build order."""
+    wanted: list[tuple] = [
+        (
+            f"corpus[{p}]",
+            "corpus",
+            entries.corpus_key(cfg, p),
+            partial(_corpus, cfg, store, p),
+        )
+        for p in PARTS
+    ]
+    wanted += [
+        (
+            f"embeddings[{s}]",
+            "embeddings",
+            entries.embeddings_key(cfg, s),
+            partial(_build_embeddings, cfg, store, s),
+        )
+        for s in SIDES
+    ]
+    classifier = partial(_build_classifier, cfg, store, run_dir=run_dir)
+    return [*wanted, ("classifier", "classifier", entries.classifier_key(cfg), classifier)]
 
 
 def is_cached(cfg: DictConfig, store: Store) -> bool:
-    return store.has(STAGE, pretrain_key(cfg))
+    return all(store.has(kind, key) for _, kind, key, _ in _wanted(cfg, store))
 
 
 def run(cfg: DictConfig, store: Store, run_dir: Path) -> dict:
-    key = pretrain_key(cfg)
-    entry, cached = store.get_or_build(STAGE, key, lambda tmp: _build(cfg, store, tmp, run_dir))
-    return {"key": key, "entry": str(entry), "cached": cached}
+    done = {}
+    for name, kind, key, build in _wanted(cfg, store, run_dir):
+        _, cached = entries.build(store, kind, key, build)
+        done[name] = {"key": key, "cached": cached}
+        if name in _TARGET_CORPORA:
+            _check_labels(cfg, store, _TARGET_CORPORA[name])
+    cached = all(e["cached"] for e in done.values())
+    return {"key": done["classifier"]["key"], "cached": cached, "entries": done}
+
+
+def embeddings_entry(cfg: DictConfig, store: Store, side: str) -> tuple[Path, bool]:
+    """(entry folder, was cached) of `side`'s embeddings, built if missing (its corpus entries,
+    for word2vec, must exist)."""
+    key = entries.embeddings_key(cfg, side)
+    return entries.build(store, "embeddings", key, partial(_build_embeddings, cfg, store, side))
 
 
 def _read(node: DictConfig, config_key: str) -> pd.DataFrame:
@@ -62,63 +91,76 @@ def _read(node: DictConfig, config_key: str) -> pd.DataFrame:
         raise DataError(f"{err} [{config_key}]") from None
 
 
-class _TokenFile:
-    """A tokenized corpus on disk, one space-joined document per line, re-read on each pass."""
-
-    def __init__(self, path: Path):
-        self.path = path
-
-    def __iter__(self) -> Iterator[list[str]]:
-        with open(self.path, encoding="utf-8") as handle:
-            for line in handle:
-                yield line.split()
+def _check_labels(cfg: DictConfig, store: Store, part: str) -> None:
+    """A target split's labels must be source classes (checked on cached entries too)."""
+    side, split = PARTS[part]
+    labels = entries.read_corpus(cfg, store, part).labels
+    classes = entries.class_names(cfg, store)
+    entries.class_ids(labels, classes, cfg.dataset[side][split].path, f"dataset.{side}.{split}")
 
 
-def _write_tokens(path: Path, documents: list[list[str]], unlabelled: list[str], tokenize) -> int:
-    """Tokenize once into `path` (streaming the unlabelled files); return the token count."""
-    n_tokens = 0
-    with open(path, "w", encoding="utf-8") as out:
-        for tokens in documents:
-            out.write(" ".join(tokens) + "\n")
-            n_tokens += len(tokens)
-        for file in unlabelled:
-            for line in iter_lines(file):
-                tokens = tokenize(line)
-                if tokens:
-                    out.write(" ".join(tokens) + "\n")
-                    n_tokens += len(tokens)
-    return n_tokens
+def _corpus(cfg: DictConfig, store: Store, part: str, tmp: Path) -> dict:
+    side, split = PARTS[part]
+    node = cfg.dataset[side]
+    where = f"dataset.{side}.{split}"
+    frame = _read(node[split], where)
+    labels = list(frame["label"])
+    if part == "source":
+        classes = sorted(set(labels))
+        if len(classes) < 2:
+            raise DataError(
+                f"{node.train.path}: only one label ({classes[0]!r}); a classifier needs at "
+                "least two [dataset.source.train]"
+            )
+    else:  # before anything is written: a label the classifier cannot know
+        entries.class_ids(labels, entries.class_names(cfg, store), node[split].path, where)
+    tokenize = make_tokenizer(node.tokenizer, lowercase=node.lowercase)
+    unlabelled = [] if part == "target_test" else list(node.unlabelled)
+    counts = entries.write_corpus(
+        tmp,
+        (tokenize(text) for text in frame["text"]),
+        labels,
+        (tokenize(line) for line in _lines(unlabelled)),
+    )
+    ui.info(
+        f"corpus {part}: {counts['labelled']} labelled + {counts['unlabelled']} unlabelled "
+        f"documents, {counts['tokens']} tokens"
+        + (f"; labels {', '.join(classes)}" if part == "source" else "")
+    )
+    return counts
 
 
-def _vectors(
-    cfg: DictConfig,
-    store: Store,
-    side: str,
-    documents: list[list[str]],
-    tokenize: Callable,
-    tmp: Path,
-) -> tuple[list[str], np.ndarray]:
+def _lines(files: list[str]) -> Iterator[str]:
+    for file in files:
+        yield from iter_lines(file)
+
+
+def _build_embeddings(cfg: DictConfig, store: Store, side: str, tmp: Path) -> dict:
     emb = cfg.embedding
     if emb.method == "pretrained":
         path = emb.source_vectors if side == "source" else emb.target_vectors
         ui.info(f"{side}: loading vectors from {path}")
-        words, vectors, reused = load_pretrained_vectors(
-            store, path, max_vocab=emb.max_vocab, lowercase=emb.lowercase
+        words, vectors = load_vectors(path, max_vocab=emb.max_vocab, lowercase=emb.lowercase)
+        ui.info(
+            f"{side}: {len(words)} words x {vectors.shape[1]} dims; saved a binary copy for next "
+            "time in the store"
         )
-        copy = "reused the binary copy" if reused else "saved a binary copy for next time"
-        ui.info(f"{side}: {len(words)} words x {vectors.shape[1]} dims; {copy} in the store")
-        return words, vectors
+        return entries.write_embeddings(tmp, words, vectors)
     if emb.method != "word2vec":
         raise DataError(f"embedding.method={emb.method!r} must be 'word2vec' or 'pretrained'")
-    unlabelled = list(cfg.dataset[side].unlabelled)
-    token_file = tmp / f"tokens.{side}.txt"
-    n_tokens = _write_tokens(token_file, documents, unlabelled, tokenize)
+    corpora = [entries.read_corpus(cfg, store, part) for part in entries.embedding_parts(cfg, side)]
+    n_tokens = sum(c.n_tokens for c in corpora)
     if n_tokens == 0:
         raise DataError(f"dataset.{side}: no tokens at all in the {side} text; check the files")
+    if n_tokens > LARGE_CORPUS and emb.workers == 1:
+        ui.info(
+            f"{side}: {n_tokens} tokens; embedding.workers=auto trains word2vec on every core "
+            "(faster, but gensim is then not bit-reproducible)"
+        )
     with ui.progress(f"word2vec {side}", emb.epochs) as bar:
         try:
             words, vectors = train_word2vec(
-                _TokenFile(token_file),
+                entries.TokenFile(*(c.token_file for c in corpora)),
                 dim=emb.dim,
                 window=emb.window,
                 min_count=emb.min_count,
@@ -132,107 +174,35 @@ def _vectors(
             )
         except DataError as err:
             raise DataError(f"dataset.{side}: {err}") from None
-    token_file.unlink()
     ui.info(f"{side}: {len(words)} words x {vectors.shape[1]} dims from {n_tokens} tokens")
-    return words, vectors
+    return entries.write_embeddings(tmp, words, vectors)
 
 
-def _class_ids(frame: pd.DataFrame, classes: list[str], file: str, config_key: str) -> np.ndarray:
-    index = {c: i for i, c in enumerate(classes)}
-    unknown = sorted(set(frame["label"]) - set(index))
-    if unknown:
-        row = int(np.flatnonzero(~frame["label"].isin(classes))[0])
-        raise DataError(
-            f"{file}: label {unknown[0]!r} (row {row + 1}) never occurs in the source training "
-            f"data (source labels: {', '.join(classes)}); relabel it or drop it [{config_key}]"
-        )
-    return frame["label"].map(index).to_numpy(dtype=np.int64)
-
-
-def _encode(token_lists: list[list[str]], index: dict[str, int], max_len: int, name: str):
-    ids, n_cut = encode(token_lists, index, max_len)
-    ids[ids.max(axis=1) == 0, 0] = OOV  # an empty document averages to zero, not to NaN
-    if n_cut:
-        ui.info(f"{name}: {n_cut} of {len(ids)} documents cut to model.max_len={max_len} tokens")
-    return ids, n_cut
-
-
-def _build(cfg: DictConfig, store: Store, tmp: Path, run_dir: Path) -> dict:
-    d = cfg.dataset
-    frames = {
-        name: _read(d[side][part], f"dataset.{side}.{part}")
-        for name, (side, part) in SPLITS.items()
-    }
-    classes = sorted(set(frames["source_train"]["label"]))
-    if len(classes) < 2:
-        raise DataError(
-            f"{d.source.train.path}: only one label ({classes[0]!r}); a classifier needs at "
-            "least two [dataset.source.train]"
-        )
-    labels = {
-        name: _class_ids(frames[name], classes, d[side][part].path, f"dataset.{side}.{part}")
-        for name, (side, part) in SPLITS.items()
-    }
-    tokenizers = {
-        side: make_tokenizer(d[side].tokenizer, lowercase=d[side].lowercase)
-        for side in ("source", "target")
-    }
-    tokens = {
-        name: [tokenizers[side](text) for text in frames[name]["text"]]
-        for name, (side, _) in SPLITS.items()
-    }
-    ui.info(
-        "read "
-        + ", ".join(f"{len(f)} {n.replace('_', ' ')}" for n, f in frames.items())
-        + f" documents; {len(classes)} labels: {', '.join(classes)}"
-    )
-
-    vectors, index = {}, {}
-    for side, docs in [
-        ("source", tokens["source_train"]),
-        ("target", tokens["target_train"] + tokens["target_test"]),
-    ]:
-        words, raw = _vectors(cfg, store, side, docs, tokenizers[side], tmp)
-        vectors[side] = normalize(raw, list(cfg.embedding.normalize))
-        index[side] = build_vocab(words)
-        save_vectors(tmp / side, words, vectors[side])
-
-    arrays, truncated = {}, {}
-    for name, (side, _) in SPLITS.items():
-        ids, truncated[name] = _encode(tokens[name], index[side], cfg.model.max_len, name)
-        arrays[f"{name}_ids"], arrays[f"{name}_labels"] = ids, labels[name]
-    np.savez(tmp / "data.npz", **arrays)
-    (tmp / "labels.json").write_text(json.dumps(classes, ensure_ascii=False))
-
+def _build_classifier(cfg: DictConfig, store: Store, tmp: Path, run_dir: Path | None) -> dict:
+    space = entries.read_space(cfg, store, "source")
+    classes = entries.class_names(cfg, store)
+    data = entries.read_labelled(cfg, store, "source", space, classes)
     m = cfg.model
-    keras.utils.set_random_seed(cfg.seed)
-    model = build_classifier(
-        architecture(cfg),
-        embedding_matrix(vectors["source"]),
-        len(classes),
-        trainable_embeddings=m.trainable_embeddings,
+    if data.n_cut:
+        ui.info(
+            f"source: {data.n_cut} of {len(data.ids)} documents cut to model.max_len={m.max_len}"
+        )
+    matrix = entries.embedding_matrix(space.vectors)
+    model = entries.build_model(
+        cfg, matrix, len(classes), seed=cfg.seed, trainable_embeddings=m.trainable_embeddings
     )
     with ui.progress(f"source {m.name} epochs", m.epochs) as bar:
         history = fit_classifier(
             model,
-            arrays["source_train_ids"],
-            labels["source_train"],
+            data.ids,
+            data.labels,
             epochs=m.epochs,
             learning_rate=m.learning_rate,
             tensorboard_dir=tensorboard_dir(run_dir, "pretrain"),
             on_epoch=lambda epoch, logs: bar.advance(_epoch_note(logs)),
             **training_args(cfg),
         )
-    model.save(tmp / "source_classifier.keras")
-    summary = {
-        "documents": {name: len(frame) for name, frame in frames.items()},
-        "vocabulary": {side: len(index[side]) for side in index},
-        "truncated": truncated,
-        "classes": classes,
-        "source_history": history,
-    }
-    (tmp / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False))
-    return {"vocabulary": summary["vocabulary"], "epochs": len(history.get("loss", []))}
+    return entries.write_classifier(tmp, model, matrix, history)
 
 
 def _epoch_note(logs: dict) -> str:

@@ -67,7 +67,17 @@ def test_run_folder_records_config_timings_and_versions(shared):
     assert list(record["stages"]) == ["pretrain", "map", "finetune", "evaluate"]
     assert all(s["seconds"] >= 0 and s["peak_memory_mb"] > 0 for s in record["stages"].values())
     assert record["versions"]["dtl"] and record["devices"] == ["/CPU:0"]
-    assert (store / "pretrain" / record["stages"]["pretrain"]["key"]).is_dir()
+    assert (store / "classifier" / record["stages"]["pretrain"]["key"]).is_dir()
+    built = record["stages"]["pretrain"]["entries"]
+    assert set(built) == {
+        "corpus[source]",
+        "corpus[target]",
+        "corpus[target_test]",
+        "embeddings[source]",
+        "embeddings[target]",
+        "classifier",
+    }
+    assert all(entry["cached"] for entry in built.values())
     assert (run_dir / ".hydra" / "config.yaml").is_file()
     assert (run_dir / "run.log").stat().st_size > 0
 
@@ -91,7 +101,8 @@ def test_sweep_over_two_mappings_pretrains_once(shared):
     jobs = sorted((root / "outputs" / "multirun" / "transfer").glob("*/*/[0-9]"))
     assert len(jobs) == 2
     assert all((job / "status.txt").read_text() == "done\n" for job in jobs)
-    assert len(list((store / "pretrain").glob("[0-9a-f]*"))) == 1
+    assert len(list((store / "classifier").glob("[0-9a-f]*"))) == 1
+    assert len(list((store / "embeddings").glob("[0-9a-f]*"))) == 2
     # linear + none + the procrustes entry from the fixture
     assert len(list((store / "map").glob("[0-9a-f]*"))) == 3
 
@@ -105,7 +116,9 @@ def test_vecmap_multistep_recipe_maps_and_is_scored_in_the_shared_space(shared):
     entries = {path.parent for path in (store / "map").glob("*/map.npz")}
     shared = [e for e in entries if "W_shared" in np.load(e / "map.npz").files]
     assert len(shared) == 1
-    bli = json.loads((shared[0] / "bli.json").read_text())
+    record = json.loads(sorted((root / "outputs" / "map").glob("*/*/run.json"))[-1].read_text())
+    assert record["stages"]["map"]["key"] == shared[0].name
+    bli = record["stages"]["map"]["bli"]
     assert bli["csls"]["p@1"] > 0.8 and bli["reverse"]["csls"]["p@1"] > 0.8
     line = _one_error_line(run_dtl(["map", "mapping=linear", "mapping.whiten=true"], root, store))
     assert "mapping=linear" in line and "procrustes and self_learning" in line
@@ -143,9 +156,10 @@ def test_target_label_the_source_never_had(shared, tmp_path):
     shutil.copy(TINY / "zh_train.csv", bad)
     with open(bad, "a", encoding="utf-8") as handle:
         handle.write("今天天气很好。,weather\n")
+    before = {path.name for path in store.glob("[!.]*/[0-9a-f]*")}
     line = _one_error_line(run_dtl(["run", f"dataset.target.train.path={bad}"], tmp_path, store))
     assert "zh_train.csv" in line and "'weather'" in line and "dataset.target.train" in line
-    assert len(list((store / "pretrain").glob("[0-9a-f]*"))) == 1  # nothing new was stored
+    assert {path.name for path in store.glob("[!.]*/[0-9a-f]*")} == before  # nothing new stored
 
 
 def test_dictionary_missing_the_vocabulary(shared, tmp_path):
@@ -162,7 +176,7 @@ def test_bad_stage_option_fails_before_any_stage_runs(tmp_path):
     store = tmp_path / "fresh-store"
     line = _one_error_line(run_dtl(["run", "evaluation.bli.csls_pool=0"], tmp_path, store))
     assert "evaluation.bli.csls_pool=0" in line and "null (exact)" in line
-    assert not list(store.glob("*/[0-9a-f]*"))  # not even pretrain was stored
+    assert not list(store.glob("[!.]*/[0-9a-f]*"))  # not even pretrain was stored
 
 
 def test_empty_corpus(shared, tmp_path):
@@ -183,10 +197,11 @@ def test_own_csv_files_with_pretrained_vectors(shared, tmp_path):
     """dataset=csv + embedding=pretrained: .vec files exported from the shared run's store."""
     from dtl_cli.embed.io import load_saved_vectors, write_vec
 
-    _, store, _ = shared
-    entry = next((store / "pretrain").glob("[0-9a-f]*"))
+    root, store, _ = shared
+    record = json.loads(sorted((root / "outputs" / "run").glob("*/*/run.json"))[0].read_text())
     for side in ("source", "target"):
-        words, vectors = load_saved_vectors(entry / side)
+        key = record["stages"]["pretrain"]["entries"][f"embeddings[{side}]"]["key"]
+        words, vectors = load_saved_vectors(store / "embeddings" / key / "vectors")
         write_vec(tmp_path / f"{side}.vec", words, vectors)
     result = run_dtl(
         [

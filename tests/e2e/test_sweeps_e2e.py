@@ -46,7 +46,8 @@ def test_grid_sweep_runs_four_jobs_and_records_them(grid):
     jobs = _jobs(sweep)
     assert len(jobs) == 4
     assert all((job / "status.txt").read_text() == "done\n" for job in jobs)
-    assert len(list((store / "pretrain").glob("[0-9a-f]*"))) == 1
+    assert len(list((store / "classifier").glob("[0-9a-f]*"))) == 1
+    assert len(list((store / "embeddings").glob("[0-9a-f]*"))) == 2
     record = json.loads((jobs[1] / "run.json").read_text())
     assert record["overrides"] == ["mapping=linear", "evaluation.k=20"]
     assert record["host"]
@@ -101,13 +102,16 @@ def test_joblib_sweep_computes_the_shared_pretrain_entry_once(tmp_path):
     (sweep,) = _sweep_dirs(tmp_path, "transfer")
     jobs = _jobs(sweep)
     assert [(job / "status.txt").read_text() for job in jobs] == ["done\n", "done\n"]
-    assert len(list((store / "pretrain").glob("[0-9a-f]*"))) == 1
+    assert len(list((store / "classifier").glob("[0-9a-f]*"))) == 1
     assert not list(store.glob("*/.tmp-*"))
     records = [json.loads((job / "run.json").read_text()) for job in jobs]
     keys = {r["stages"]["pretrain"]["key"] for r in records}
     assert len(keys) == 1
-    # one job built it; the other waited on the entry's lock, then reused it
-    assert sorted(r["stages"]["pretrain"]["cached"] for r in records) == [False, True]
+    # each entry: one job built it; the other waited on the entry's lock, then reused it
+    built = [r["stages"]["pretrain"]["entries"] for r in records]
+    assert built[0].keys() == built[1].keys()
+    for name in built[0]:
+        assert sorted(b[name]["cached"] for b in built) == [False, True], name
     assert {r["overrides"][0] for r in records} == {"mapping=linear", "mapping=procrustes"}
 
 
