@@ -23,11 +23,13 @@ VERBS = {
 TOOLS = {
     "report": "summarise run/sweep folders: table, report.csv/.md, plots (dtl report --help)",
     "info": "versions, the devices TensorFlow sees, and what a config would use",
+    "store": "the stage store: ls (kinds, sizes, last use), gc (by age or unused), verify",
 }
 
 USAGE = f"""\
 usage: dtl VERB [OVERRIDE ...] [-m] [--cfg job] [--help] [--info]
        dtl report PATH ... [--metric M] [--group KEY,...] [--out DIR] [--timings]
+       dtl store ls | gc [--older-than 30d] [--unreferenced PATH] [--dry-run] | verify
 
 dtl {__version__}: deep-transfer-learning experiments across languages, from Hydra configs.
 
@@ -59,6 +61,10 @@ def main(argv: list[str] | None = None) -> int:
         from dtl_cli.report import main as report_main
 
         return report_main(rest)
+    if verb == "store":
+        from dtl_cli.store_cli import main as store_main
+
+        return store_main(rest)
     if verb == "info":
         from dtl_cli.info import main as info_main
 

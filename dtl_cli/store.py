@@ -95,6 +95,26 @@ class Store:
         with contextlib.suppress(OSError):  # a read-only store is still readable
             os.utime(self.path(stage, key) / _DONE_FILE)
 
+    def remove(self, stage: str, key: str) -> bool:
+        """Delete an entry unless a job holds its lock (building or about to read it);
+        True if it is gone. It vanishes at once (renamed), then its files are deleted."""
+        locks = self.root / ".locks"
+        locks.mkdir(parents=True, exist_ok=True)
+        with open(locks / f"{stage}-{key}.lock", "w") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False
+            try:
+                doomed = self.root / stage / f"{_TMP_PREFIX}gc-{key}-{os.getpid()}"
+                os.rename(self.path(stage, key), doomed)
+                shutil.rmtree(doomed, ignore_errors=True)
+            except FileNotFoundError:
+                pass
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+        return True
+
     @contextmanager
     def _lock(self, stage: str, key: str) -> Iterator[None]:
         # Locks live apart from the entries, so a stage folder holds only entries.
@@ -113,11 +133,13 @@ class Store:
         stage: str,
         key: str,
         build: Callable[[Path], dict[str, Any] | None],
+        meta: dict[str, Any] | None = None,
     ) -> tuple[Path, bool]:
         """Return (entry path, was_cached); call `build(tmp_dir)` to fill it when missing.
 
         `build` writes its files into `tmp_dir` and may return a JSON-able summary that is kept
-        in the entry's `entry.json`. If `build` raises, nothing is left behind.
+        in the entry's `entry.json` (with `meta`, e.g. the kind's version). If `build` raises,
+        nothing is left behind.
         """
         final = self.path(stage, key)
         if self.has(stage, key):
@@ -137,6 +159,7 @@ class Store:
                 started = time.time()
                 summary = build(tmp) or {}
                 record = {
+                    **(meta or {}),
                     "stage": stage,
                     "key": key,
                     "created": time.strftime("%Y-%m-%dT%H:%M:%S"),

@@ -218,7 +218,12 @@ def build(
     store: Store, kind: str, key: str, write: Callable[[Path], dict | None]
 ) -> tuple[Path, bool]:
     """(entry folder, was cached): `write(tmp)` fills a missing (or damaged) entry."""
-    return store.get_or_build(kind, key, write)
+    return store.get_or_build(kind, key, write, meta={"version": VERSIONS[kind]})
+
+
+def record(kind: str, key: str, cached: bool) -> dict:
+    """How a run's `run.json` names an entry it used (`dtl store gc --unreferenced` reads it)."""
+    return {"kind": kind, "key": key, "cached": cached}
 
 
 def _require(store: Store, kind: str, key: str, what: str) -> Path:

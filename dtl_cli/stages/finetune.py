@@ -60,19 +60,21 @@ def run(cfg: DictConfig, store: Store, run_dir: Path) -> dict:
     # Read once per stage run, and only if some (k, repeat) entry has to be built.
     target = functools.cache(lambda: _load_target(cfg, store))
     carried = functools.cache(lambda: _carried_source_model(cfg, store, target()))
-    done = {}
+    done, used = {}, {}
     for k, repeat in shots(cfg):
         name = f"k={k}/repeat={repeat}"
+        key = entries.finetune_key(cfg, k, repeat)
         entry, cached = entries.build(
             store,
             STAGE,
-            entries.finetune_key(cfg, k, repeat),
+            key,
             lambda tmp, k=k, r=repeat: _transfer(cfg, target(), *carried(), k, r, tmp, run_dir),
         )
+        base_key = entries.baseline_key(cfg, k, repeat)
         base_entry, base_cached = entries.build(
             store,
             "baseline",
-            entries.baseline_key(cfg, k, repeat),
+            base_key,
             lambda tmp, k=k, r=repeat: _baseline(cfg, target(), k, r, tmp, run_dir),
         )
         done[name] = {
@@ -81,7 +83,9 @@ def run(cfg: DictConfig, store: Store, run_dir: Path) -> dict:
             "baseline_entry": str(base_entry),
             "baseline_cached": base_cached,
         }
-    return {"shots": done}
+        used[f"finetune[{k},{repeat}]"] = entries.record(STAGE, key, cached)
+        used[f"baseline[{k},{repeat}]"] = entries.record("baseline", base_key, base_cached)
+    return {"shots": done, "entries": used}
 
 
 def k_shot_sample(labels: np.ndarray, k: int | str, repeat: int, seed: int) -> np.ndarray:

@@ -51,8 +51,8 @@ def run(cfg: DictConfig, store: Store, run_dir: Path) -> dict:
         "cached": cached and bli_cached,
         "bli": bli,
         "entries": {
-            "map": {"key": key, "cached": cached},
-            "bli": {"key": bli_key, "cached": bli_cached},
+            "map": entries.record("map", key, cached),
+            "bli": entries.record("bli", bli_key, bli_cached),
         },
     }
 

@@ -65,7 +65,7 @@ def run(cfg: DictConfig, store: Store, run_dir: Path) -> dict:
     done = {}
     for name, kind, key, build in _wanted(cfg, store, run_dir):
         _, cached = entries.build(store, kind, key, build)
-        done[name] = {"key": key, "cached": cached}
+        done[name] = entries.record(kind, key, cached)
         if name in _TARGET_CORPORA:
             _check_labels(cfg, store, _TARGET_CORPORA[name])
     cached = all(e["cached"] for e in done.values())
