@@ -45,6 +45,9 @@ class TargetSide:
 class Dictionaries:
     seed: str = MISSING  # MUSE format: `source target` per line; trains the map
     test: str = MISSING  # held-out pairs for bilingual lexicon induction
+    # Chinese script of the dictionaries' Chinese side: auto (convert it into the corpus's
+    # script with OpenCC) | t2s (Traditional -> Simplified) | s2t | none (as written).
+    script: str = "auto"
 
 
 @dataclass
@@ -57,7 +60,7 @@ class DatasetConfig:
 
 @dataclass
 class EmbeddingConfig:
-    method: str = MISSING  # word2vec | pretrained
+    method: str = MISSING  # word2vec | fasttext | pretrained
     dim: int = 50
     window: int = 5
     min_count: int = 2
@@ -65,6 +68,10 @@ class EmbeddingConfig:
     skipgram: bool = True
     negative: int = 5
     workers: int = 1
+    # fasttext: character n-grams of min_n..max_n characters, hashed into `bucket` rows.
+    min_n: int = 1
+    max_n: int = 4
+    bucket: int = 200000
     max_vocab: int | None = None
     source_vectors: str | None = None
     target_vectors: str | None = None
@@ -100,6 +107,11 @@ class MappingConfig:
     min_improvement: float = 1e-6
     max_iterations: int = 100
     batch_size: int = 2048
+    # Seed pairs join every induced dictionary (anchoring the fits to them).
+    keep_seed: bool = False
+    # Keep the iteration whose map retrieves the seed pairs best, not the last one (on
+    # far from isomorphic spaces the loop can drift away from the seed pairs).
+    drift_guard: bool = True
 
 
 @dataclass
@@ -126,7 +138,11 @@ class ModelConfig:
     filters: int = 64
     kernel_sizes: list[int] = field(default_factory=lambda: [2, 3, 4])
     lstm_units: int = 64
-    max_len: int = 64
+    # Tokens a document keeps: a number, or auto = the max_len_percentile of the source
+    # training documents' lengths, rounded up to a multiple of 16, at most max_len_cap.
+    max_len: Any = "auto"
+    max_len_percentile: float = 95.0
+    max_len_cap: int = 512
     epochs: int = 30
     batch_size: int = 32
     optimizer: str = "adam"  # adam | sgd | rmsprop

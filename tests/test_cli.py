@@ -69,6 +69,19 @@ def test_config_mistakes_fail_fast_on_one_line_naming_the_key(tmp_path, override
     assert not (tmp_path / "outputs").exists() and not (tmp_path / ".dtl").exists()
 
 
+def test_unknown_dictionary_script_fails_before_any_work(tmp_path):
+    result = subprocess.run(
+        dtl_executable() + ["pretrain", "dataset.dictionary.script=t2tw"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "dataset.dictionary.script='t2tw' is not one of" in result.stderr
+    assert not (tmp_path / ".dtl").exists()  # no store entry started
+
+
 def test_cfg_job_prints_the_composed_config(tmp_path):
     result = subprocess.run(
         dtl_executable() + ["transfer", "mapping=linear", "--cfg", "job"],

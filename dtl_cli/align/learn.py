@@ -79,8 +79,9 @@ def learn_map(
     ``pairs`` int [n, 2] are (source row, target row) seed pairs. ``steps`` (normalisation,
     see ``normalize``) are applied in order to both spaces before fitting. ``direction``
     "target_to_source" fits g: target -> source and returns its inverse as the forward
-    map. ``self_learning`` holds keyword arguments for ``fit_self_learning``. ``multistep``
-    (procrustes and self_learning) replaces the final orthogonal fit by the multi-step
+    map; for ``linear`` both ways are fitted by least squares, each on its own, whatever
+    the direction. ``self_learning`` holds keyword arguments for ``fit_self_learning``.
+    ``multistep`` (procrustes and self_learning) replaces the final orthogonal fit by the multi-step
     framework (whitening, re-weighting, de-whitening) on the seed or induced dictionary.
 
     With ``steps``, the map learned between the normalised spaces is re-expressed on the
@@ -112,14 +113,21 @@ def learn_map(
         W, b = fit_pairs(method, A, B, fit_on, ridge=ridge)
     if not multistep.is_orthogonal:
         (W, b), shared = fit_multistep(A[fit_on[:, 0]], B[fit_on[:, 1]], multistep)
+    # Each way is fitted the way it is used: a least-squares map's inverse is not the
+    # least-squares map back (it undoes the fit's shrinkage, and pinv amplifies the weak
+    # directions), so linear fits target -> source on its own. Orthogonal and multi-step
+    # maps are square and invertible: their inverse is the exact map back.
+    other = (
+        fit_pairs("linear", B, A, fit_on[:, ::-1], ridge=ridge)
+        if method == "linear"
+        else invert_map(W, b)
+    )
     if direction == "target_to_source":
-        reverse = (W, b)
-        forward = invert_map(W, b)
+        forward, reverse = other, (W, b)
         if shared is not None:  # the fitted map's target is our source: reach it through g
             shared = compose(shared, reverse)
     else:
-        forward = (W, b)
-        reverse = invert_map(W, b)
+        forward, reverse = (W, b), other
     if steps:
         norm_src = _affine_fit(X, Xn)
         norm_tgt = _affine_fit(Y, Yn)

@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from dtl_cli.align.mappings import apply_map, fit_procrustes
-from dtl_cli.align.retrieval import tiled_top, unit_rows
+from dtl_cli.align.retrieval import tiled_top, topk, unit_rows
 
 _NUMERAL = re.compile(r"[0-9]+(?:[.,][0-9]+)*")
 
@@ -229,6 +229,38 @@ def csls_induce(
     return pairs[first], scores[first], r_s
 
 
+def split_seed_pairs(
+    seed_pairs: np.ndarray, every: int = 5
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """(pairs to fit on, held-out pairs): every ``every``-th seed source word (in row
+    order, i.e. by frequency) with all its pairs is held out; (all, None) when that leaves
+    none held out."""
+    sources = np.unique(seed_pairs[:, 0])
+    held = np.isin(seed_pairs[:, 0], sources[every - 1 :: every])
+    if not held.any():
+        return seed_pairs, None
+    return seed_pairs[~held], seed_pairs[held]
+
+
+def seed_precision(
+    X: np.ndarray, T: np.ndarray, seed_pairs: np.ndarray, W: np.ndarray, b: np.ndarray
+) -> float:
+    """Share of the seed dictionary's source words whose nearest target (cosine, among the
+    rows of T [n_t, d], unit length) under x -> W x + b is one of their seed translations;
+    0 to 1. Seed pairs whose target row is not in T are left out (0 if none is).
+
+    How far a map has drifted from the pairs it started from: self-learning on spaces that
+    are far from isomorphic can induce dictionaries that agree ever less with them.
+    """
+    seed_pairs = seed_pairs[seed_pairs[:, 1] < len(T)]
+    if not len(seed_pairs):
+        return 0.0
+    sources = np.unique(seed_pairs[:, 0])
+    gold = set(map(tuple, seed_pairs.tolist()))
+    best, _ = topk(unit_rows(apply_map(X[sources], W, b)), T, 1)
+    return float(np.mean([(s, t) in gold for s, t in zip(sources, best[:, 0], strict=True)]))
+
+
 def fit_self_learning(
     X: np.ndarray,
     Y: np.ndarray,
@@ -242,6 +274,8 @@ def fit_self_learning(
     max_iterations: int = 100,
     batch_size: int = 2048,
     seed: int = 0,
+    keep_seed: bool = False,
+    drift_guard: bool = False,
     log: Callable[[dict], None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, list[dict], np.ndarray]:
     """Learn an orthogonal map plus bias X -> Y by self-learning from ``seed_pairs``.
@@ -251,11 +285,23 @@ def fit_self_learning(
     int [n, 2] are (source row, target row), n >= 1. ``keep_prob`` is the initial p of
     stochastic dictionary induction. Deterministic for a given ``seed``.
 
-    Returns W [d, d], b [d] (float32, fitted on the final induced dictionary), the
-    history and that final dictionary (int64 [m, 2] row pairs). The history has one dict
-    per iteration with ``iteration``, ``objective`` (mean CSLS of the induced pairs),
-    ``pairs`` (dictionary size), ``keep_prob`` and ``seconds``. ``log``, if given, is
-    called with each history entry as it is made.
+    ``keep_seed`` adds the seed pairs to every induced dictionary, so each fit stays
+    anchored to them. ``drift_guard`` holds out every 5th seed source word (see
+    ``split_seed_pairs``; the loop never fits on them), scores each iteration's map by
+    ``seed_precision`` on them (among the ``cutoff`` most frequent targets) and returns
+    the map (and dictionary) of the iteration that scored best (the later on ties),
+    instead of the last: on spaces far from isomorphic the loop can drift away from the
+    seed pairs. Seeds of fewer than 5 source words leave it off.
+
+    Returns W [d, d], b [d] (float32, fitted on the final induced dictionary, or with
+    ``drift_guard`` on the best iteration's), the history and that dictionary (int64
+    [m, 2] row pairs). The history has one dict per iteration with ``iteration``,
+    ``objective`` (mean CSLS of the induced pairs), ``pairs`` (dictionary size),
+    ``keep_prob``, ``seconds``, and with ``drift_guard`` ``seed_precision`` (of the map
+    fitted on that iteration's dictionary); the last entry then also holds
+    ``seed_precision_start`` (the map fitted on the seed pairs alone) and
+    ``kept_iteration`` (the iteration whose map is returned; 0: the seed pairs' own).
+    ``log``, if given, is called with each history entry as it is made.
     """
     seed_pairs = np.asarray(seed_pairs, dtype=np.int64).reshape(-1, 2)
     if len(seed_pairs) == 0:
@@ -279,19 +325,36 @@ def fit_self_learning(
     last_improvement = 0
     history: list[dict] = []
     r_s = None  # the last iteration's r_S: close to this one's, so few picks are redone
+    held_out = None
+    if drift_guard:
+        pairs, held_out = split_seed_pairs(seed_pairs)
+    W, b = fit_procrustes(X, Y, pairs)
+    # With drift_guard: (held-out seed precision, iteration, dictionary) of the best map
+    # so far; iteration 0 is the map fitted on the (other) seed pairs alone.
+    kept = (seed_precision(X, T, held_out, W, b), 0, pairs) if held_out is not None else None
+    seed_precision_start = kept[0] if kept else None
     for iteration in range(1, max_iterations + 1):
         start = time.perf_counter()
-        W, b = fit_procrustes(X, Y, pairs)
         S = unit_rows(apply_map(X[:cutoff], W, b))
         pairs, scores, r_s = csls_induce(S, T, csls_k, p, rng, batch_size, hint=r_s)
+        if keep_seed:
+            pairs = np.unique(np.concatenate([seed_pairs, pairs]), axis=0)
+        if held_out is not None:  # the held-out seed pairs are for scoring only
+            pairs = pairs[~np.isin(pairs[:, 0], held_out[:, 0])]
+        W, b = fit_procrustes(X, Y, pairs)
         objective = float(np.mean(scores, dtype=np.float64))
         entry = {
             "iteration": iteration,
             "objective": objective,
             "pairs": len(pairs),
             "keep_prob": p,
-            "seconds": time.perf_counter() - start,
+            "seconds": 0.0,
         }
+        if kept is not None:
+            entry["seed_precision"] = seed_precision(X, T, held_out, W, b)
+            if entry["seed_precision"] >= kept[0]:  # ties: the later map
+                kept = (entry["seed_precision"], iteration, pairs)
+        entry["seconds"] = time.perf_counter() - start
         history.append(entry)
         if log is not None:
             log(entry)
@@ -303,5 +366,10 @@ def fit_self_learning(
                 break
             p = min(1.0, 2 * p)
             last_improvement = iteration
-    W, b = fit_procrustes(X, Y, pairs)
+    if kept is not None:
+        history[-1]["kept_iteration"] = kept[1]
+        history[-1]["seed_precision_start"] = seed_precision_start
+        if kept[1] != len(history):
+            pairs = kept[2]
+            W, b = fit_procrustes(X, Y, pairs)
     return W, b, history, pairs

@@ -1,4 +1,4 @@
-"""Train word2vec embeddings on a tokenized corpus with gensim."""
+"""Train word2vec or fastText embeddings on a tokenized corpus with gensim."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable, Iterable
 
 import numpy as np
-from gensim.models import Word2Vec
+from gensim.models import FastText, Word2Vec
 from gensim.models.callbacks import CallbackAny2Vec
 
 from dtl_cli.errors import DataError
@@ -48,11 +48,6 @@ def train_word2vec(
     reproducible for a fixed ``seed`` only with ``workers=1``; more workers train faster but
     thread scheduling makes the vectors differ from run to run.
     """
-    if iter(sentences) is sentences:
-        raise TypeError(
-            "sentences must be re-iterable (a list or an object with __iter__), "
-            "not a one-shot iterator or generator"
-        )
     model = Word2Vec(
         vector_size=dim,
         window=window,
@@ -64,6 +59,59 @@ def train_word2vec(
         max_final_vocab=max_vocab,
         epochs=epochs,
     )
+    return _train(model, sentences, min_count, epochs, on_epoch)
+
+
+def train_fasttext(
+    sentences: Iterable[list[str]],
+    *,
+    dim: int = 50,
+    window: int = 5,
+    min_count: int = 2,
+    epochs: int = 5,
+    sg: int = 1,
+    negative: int = 5,
+    min_n: int = 1,
+    max_n: int = 4,
+    bucket: int = 200000,
+    seed: int = 0,
+    workers: int = 1,
+    max_vocab: int | None = None,
+    on_epoch: Callable[[int, int], None] | None = None,
+) -> tuple[list[str], np.ndarray]:
+    """Train fastText (word2vec over words and their character n-grams of ``min_n`` to
+    ``max_n`` characters, hashed into ``bucket`` rows); returns ``(words, vectors)`` like
+    ``train_word2vec``, each word's vector including its n-grams'.
+
+    Subwords let words that share characters share statistics: useful for Chinese words
+    (n-grams of 1 character are the characters themselves) and small corpora.
+    """
+    if not 1 <= min_n <= max_n:
+        raise ValueError(f"need 1 <= min_n <= max_n, got min_n={min_n}, max_n={max_n}")
+    model = FastText(
+        vector_size=dim,
+        window=window,
+        min_count=min_count,
+        sg=sg,
+        negative=negative,
+        min_n=min_n,
+        max_n=max_n,
+        bucket=bucket,
+        seed=seed,
+        workers=workers,
+        max_final_vocab=max_vocab,
+        epochs=epochs,
+    )
+    return _train(model, sentences, min_count, epochs, on_epoch)
+
+
+def _train(model, sentences, min_count: int, epochs: int, on_epoch) -> tuple[list[str], np.ndarray]:
+    """Build the vocabulary of a gensim word2vec or fastText model and train it."""
+    if iter(sentences) is sentences:
+        raise TypeError(
+            "sentences must be re-iterable (a list or an object with __iter__), "
+            "not a one-shot iterator or generator"
+        )
     gensim_logger = logging.getLogger("gensim")
     previous_level = gensim_logger.level
     gensim_logger.setLevel(max(previous_level, logging.WARNING))

@@ -17,6 +17,7 @@ store` can read `VERSIONS` and `FILES` without TensorFlow.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -31,7 +32,7 @@ from dtl_cli.align.normalize import normalize
 from dtl_cli.embed.io import load_saved_vectors, save_vectors
 from dtl_cli.errors import DataError
 from dtl_cli.store import Store, config_key
-from dtl_cli.text.vocab import OOV, build_vocab, encode
+from dtl_cli.text.vocab import OOV, build_vocab, encode, length_from_data
 
 if TYPE_CHECKING:
     import keras
@@ -43,7 +44,7 @@ VERSIONS = {
     "corpus": 1,
     "embeddings": 1,
     "classifier": 1,
-    "map": 1,
+    "map": 2,  # 2: linear fits target -> source on its own; self-learning drift guard
     "bli": 1,
     "finetune": 1,
     "baseline": 1,
@@ -160,6 +161,7 @@ def map_key(cfg: DictConfig) -> str:
         "source": _space(cfg, "source"),
         "target": _space(cfg, "target"),
         "dictionary": fingerprint(cfg.dataset.dictionary.seed) if seeded_by_dictionary else None,
+        "script": cfg.dataset.dictionary.get("script", "auto") if seeded_by_dictionary else None,
         "seed": cfg.seed,
     }
     return _key("map", payload)
@@ -170,6 +172,7 @@ def bli_key(cfg: DictConfig) -> str:
     payload = {
         "map": map_key(cfg),
         "dictionary": fingerprint(cfg.dataset.dictionary.test),
+        "script": cfg.dataset.dictionary.get("script", "auto"),
         "bli": _plain(cfg.evaluation.bli),
     }
     return _key("bli", payload)
@@ -385,8 +388,24 @@ def read_labelled(
     corpus = read_corpus(cfg, store, part)
     where = f"dataset.{side}.{split}"
     labels = class_ids(corpus.labels, classes, cfg.dataset[side][split].path, where)
-    ids, n_cut = token_ids(corpus.documents(), space.index, cfg.model.max_len)
+    ids, n_cut = token_ids(corpus.documents(), space.index, max_len(cfg, store))
     return Labelled(ids, labels, n_cut)
+
+
+def max_len(cfg: DictConfig, store: Store) -> int:
+    """`model.max_len`, or for `auto` the `max_len_percentile` of the source training
+    documents' lengths in tokens, rounded up to 16s, at most `max_len_cap`."""
+    m = cfg.model
+    if m.max_len != "auto":
+        return int(m.max_len)
+    corpus = read_corpus(cfg, store, "source")
+    return _auto_max_len(corpus.token_file, len(corpus.labels), m.max_len_percentile, m.max_len_cap)
+
+
+@functools.lru_cache(maxsize=8)
+def _auto_max_len(token_file: Path, n_labelled: int, percentile: float, cap: int) -> int:
+    lengths = [len(doc) for doc in TokenFile(token_file, limit=n_labelled)]
+    return length_from_data(lengths, percentile=percentile, cap=cap)
 
 
 # ---------------------------------------------------------------------------------- models
@@ -530,12 +549,12 @@ def read_bli(cfg: DictConfig, store: Store) -> dict:
 
 
 def carried_target_vectors(cfg: DictConfig, store: Store, target: Space) -> np.ndarray:
-    """Target vectors carried into the source space through f^-1 [V_t, d_s] (exact for an
-    orthogonal W, least squares otherwise): the classifier was trained there."""
-    from dtl_cli.align.mappings import apply_map, invert_map
+    """Target vectors carried into the source space [V_t, d_s] by the map fitted target ->
+    source (for linear not the inverse of W, b): the classifier was trained there."""
+    from dtl_cli.align.mappings import apply_map
 
     fitted = read_map(cfg, store)
-    return apply_map(target.vectors, *invert_map(fitted.W, fitted.b))
+    return apply_map(target.vectors, fitted.W_reverse, fitted.b_reverse)
 
 
 def write_trained(
@@ -597,4 +616,5 @@ def read_trained(
         model = build_model(cfg, embedding_matrix(vectors), len(classes))
         load_weights(entry / "weights.npz", model)
     side = cfg.dataset.target
-    return Trained(model, info, target, classes, side.tokenizer, side.lowercase, cfg.model.max_len)
+    length = max_len(cfg, store)
+    return Trained(model, info, target, classes, side.tokenizer, side.lowercase, length)

@@ -29,8 +29,11 @@ def is_cached(cfg: DictConfig, store: Store) -> bool:
     return False
 
 
-def _score_all(cfg: DictConfig, store: Store) -> tuple[dict[int, list[dict]], int, list[str]]:
-    """Test metrics of every (k, repeat): {k: [one dict per repeat]}, n_test, class names."""
+def _score_all(
+    cfg: DictConfig, store: Store
+) -> tuple[dict[int, list[dict]], np.ndarray, list[str]]:
+    """Test metrics of every (k, repeat): {k: [one dict per repeat]}, the test labels [n]
+    (class ids), class names."""
     target = entries.read_space(cfg, store, "target")
     classes = entries.class_names(cfg, store)
     test = entries.read_labelled(cfg, store, "target_test", target, classes)
@@ -51,11 +54,11 @@ def _score_all(cfg: DictConfig, store: Store) -> tuple[dict[int, list[dict]], in
                 "baseline_history": base.info.get("history", {}),
             }
         )
-    return results, len(test.labels), classes
+    return results, test.labels, classes
 
 
 def run(cfg: DictConfig, store: Store, run_dir: Path) -> dict:
-    results, n_test, classes = _score_all(cfg, store)
+    results, test_labels, classes = _score_all(cfg, store)
     curve = [_summarise(k, runs) for k, runs in sorted(results.items())]
     last = curve[-1]
     bli = entries.read_bli(cfg, store)
@@ -67,8 +70,11 @@ def run(cfg: DictConfig, store: Store, run_dir: Path) -> dict:
         "mapping": cfg.mapping.method,
         "model": cfg.model.name,
         "seed": cfg.seed,
-        "n_test": int(n_test),
+        "n_test": int(len(test_labels)),
         "chance": 1.0 / len(classes),
+        # Reads the test labels, so it is a reference line for the report only: no stage
+        # ever uses it (a label-free run cannot know the target's majority class).
+        "oracle": test_majority(test_labels, classes),
         # The largest k: means over repeats; per-class scores and confusion of repeat 0.
         "transfer": last["transfer"],
         "baseline": last["baseline"],
@@ -94,6 +100,13 @@ def run(cfg: DictConfig, store: Store, run_dir: Path) -> dict:
         ui.info(f"learning curve: {run_dir / CURVE_PNG}")
     _show(metrics)
     return {"accuracy": last["transfer"]["accuracy"], "k": metrics["k"]}
+
+
+def test_majority(y_true: np.ndarray, class_names: list[str]) -> dict:
+    """The test split's majority class and its share: what always predicting it scores."""
+    counts = np.bincount(y_true, minlength=len(class_names))
+    top = int(counts.argmax())
+    return {"majority_class": class_names[top], "majority_share": float(counts[top] / len(y_true))}
 
 
 def _summarise(k: int, runs: list[dict]) -> dict:
@@ -137,6 +150,18 @@ def _show(metrics: dict) -> None:
             _cell(base, "macro_f1"),
         )
     ui.console.print(table)
+    zero_shot = next((row for row in metrics["curve"] if row["k"] == 0), None)
+    if zero_shot is not None:
+        oracle = metrics["oracle"]
+        ui.info(
+            f"oracle reference (reads the test labels; no run uses it): always "
+            f"{oracle['majority_class']!r} scores {oracle['majority_share']:.3f} on the test split"
+            + (
+                f"; zero-shot {zero_shot['transfer']['accuracy']:.3f} is under it"
+                if zero_shot["transfer"]["accuracy"] < oracle["majority_share"]
+                else ""
+            )
+        )
     bli = metrics["bli"]
     ui.info(
         f"BLI P@1 nn={bli['nn']['p@1']:.3f} csls={bli['csls']['p@1']:.3f} "

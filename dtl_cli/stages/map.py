@@ -25,6 +25,7 @@ from dtl_cli.stages import entries
 from dtl_cli.stages.entries import Map, Space
 from dtl_cli.stages.options import multistep_steps
 from dtl_cli.store import Store
+from dtl_cli.text.script import DictionaryScript, convert_dictionary
 
 STAGE = "map"
 SIDES = entries.SIDES
@@ -57,9 +58,10 @@ def run(cfg: DictConfig, store: Store, run_dir: Path) -> dict:
     }
 
 
-def seed_index_pairs(cfg: DictConfig, src_words, tgt_words) -> tuple[np.ndarray, int]:
-    """Seed pairs as (source row, target row) int [n, 2], and how many dictionary pairs
-    were dropped because a word is missing from a vocabulary (0 for identical seeds)."""
+def seed_index_pairs(cfg: DictConfig, src_words, tgt_words) -> tuple[np.ndarray, dict]:
+    """Seed pairs as (source row, target row) int [n, 2], and what became of the dictionary:
+    pairs used and dropped (a word missing from a vocabulary; 0 for identical seeds), and
+    its script conversion."""
     m = cfg.mapping
     seed = m.get("seed", "dictionary")
     if seed in ("identical", "numerals"):
@@ -72,38 +74,62 @@ def seed_index_pairs(cfg: DictConfig, src_words, tgt_words) -> tuple[np.ndarray,
                 "spelled the same in both vocabularies; use mapping.seed=dictionary"
             )
         ui.info(f"seed: {len(pairs)} {seed} strings in both vocabularies")
-        return pairs, 0
-    seed_path = cfg.dataset.dictionary.seed
-    pairs = read_dictionary(seed_path)
-    src_index: dict[str, int] = {}
-    for i, w in enumerate(src_words):
-        src_index.setdefault(w, i)
-    tgt_index: dict[str, int] = {}
-    for i, w in enumerate(tgt_words):
-        tgt_index.setdefault(w, i)
-    kept, dropped = filter_pairs(pairs, src_index, tgt_index)
+        return pairs, {"seed_pairs_used": len(pairs), "seed_pairs_dropped": 0}
+    pairs, script = read_converted(cfg, "seed", src_words, tgt_words)
+    kept, dropped = filter_pairs(pairs, _first_rows(src_words), _first_rows(tgt_words))
     if not kept:
         raise DataError(
-            f"{seed_path}: none of its {len(pairs)} pairs has both words in the vocabularies "
-            f"({len(src_index)} source, {len(tgt_index)} target words); check the language "
-            "order (source first) and lower-casing [dataset.dictionary.seed]"
+            f"{cfg.dataset.dictionary.seed}: none of its {len(pairs)} pairs has both words in "
+            f"the vocabularies ({len(set(src_words))} source, {len(set(tgt_words))} target "
+            "words); "
+            + ((script and script.mismatch()) or "check the language order (source first)")
+            + " [dataset.dictionary.seed]"
         )
     if m.get("seed_pairs") is not None:
         kept = kept[: m.seed_pairs]
-    ui.info(f"seed dictionary: {len(kept)} pairs used, {dropped} dropped (a word not in vocab)")
-    return np.array(kept, dtype=np.int64).reshape(-1, 2), dropped
+    ui.info(
+        f"seed dictionary: {len(kept)} pairs used, {dropped} dropped (a word not in vocab)"
+        + (f"; {script.describe()}" if script else "")
+    )
+    if script and dropped > len(pairs) / 2:
+        ui.info(f"most seed pairs dropped: {script.explain_drops()}")
+    info = {"seed_pairs_used": len(kept), "seed_pairs_dropped": dropped}
+    if script:
+        info["dictionary_script"] = {"conversion": script.conversion, "converted": script.changed}
+    return np.array(kept, dtype=np.int64).reshape(-1, 2), info
+
+
+def _first_rows(words) -> dict[str, int]:
+    index: dict[str, int] = {}
+    for i, w in enumerate(words):
+        index.setdefault(w, i)
+    return index
+
+
+def read_converted(
+    cfg: DictConfig, which: str, src_words, tgt_words
+) -> tuple[list[tuple[str, str]], DictionaryScript | None]:
+    """Dictionary `which` (seed | test) as pairs, its Chinese side converted into the
+    corpus's script by `dataset.dictionary.script` (None: neither language is Chinese)."""
+    d = cfg.dataset
+    pairs = read_dictionary(d.dictionary[which])
+    sides = ((d.source.lang, src_words), (d.target.lang, tgt_words))
+    for side, (lang, words) in enumerate(sides):
+        if str(lang).lower().startswith("zh"):
+            return convert_dictionary(pairs, side, words, d.dictionary.get("script", "auto"))
+    return pairs, None
 
 
 def _self_learning_args(m: DictConfig, seed: int) -> dict:
     keys = ("cutoff", "csls_k", "keep_prob", "patience", "min_improvement", "max_iterations")
-    args = {k: m[k] for k in (*keys, "batch_size") if k in m}
+    args = {k: m[k] for k in (*keys, "batch_size", "keep_seed", "drift_guard") if k in m}
     args["seed"] = seed
     return args
 
 
 def _build(cfg: DictConfig, source: Space, target: Space, tmp: Path) -> dict:
     m = cfg.mapping
-    seed_pairs, dropped = seed_index_pairs(cfg, source.words, target.words)
+    seed_pairs, info = seed_index_pairs(cfg, source.words, target.words)
 
     def log(entry: dict) -> None:
         # Progress for long runs only: iterations of the tiny corpus take milliseconds.
@@ -125,7 +151,6 @@ def _build(cfg: DictConfig, source: Space, target: Space, tmp: Path) -> dict:
         multistep=multistep_steps(m),
         log=log,
     )
-    info = {"seed_pairs_used": len(seed_pairs), "seed_pairs_dropped": dropped}
     if m.method == "self_learning":
         info["history"] = learned.history
         last = learned.history[-1]
@@ -134,6 +159,7 @@ def _build(cfg: DictConfig, source: Space, target: Space, tmp: Path) -> dict:
             f"{learned.history[0]['objective']:.4f} -> {last['objective']:.4f}, "
             f"{last['pairs']} induced pairs"
         )
+        _say_drift(learned.history)
     fitted = Map(learned.W, learned.b, learned.W_reverse, learned.b_reverse, learned.shared, info)
     entries.write_map(tmp, fitted)
     return info
@@ -150,7 +176,7 @@ def _score(cfg: DictConfig, store: Store, source: Space, target: Space, tmp: Pat
         mapped = apply_map(mapped, *fitted.shared)
         target_vectors = apply_map(target_vectors, *fitted.shared)
     test_path = cfg.dataset.dictionary.test
-    test_pairs = read_dictionary(test_path)
+    test_pairs, _ = read_converted(cfg, "test", source.words, target.words)
     bli_args = {
         "ks": tuple(cfg.evaluation.bli.precision_at),
         "csls_k": cfg.evaluation.bli.csls_k,
@@ -160,7 +186,9 @@ def _score(cfg: DictConfig, store: Store, source: Space, target: Space, tmp: Pat
     bli = evaluate_bli(source.words, mapped, target.words, target_vectors, test_pairs, **bli_args)
     bli["seed_pairs_used"] = fitted.info["seed_pairs_used"]
     bli["seed_pairs_dropped"] = fitted.info["seed_pairs_dropped"]
-    if fitted.shared is None:  # target -> source in source space, through the inverse
+    if "dictionary_script" in fitted.info:
+        bli["dictionary_script"] = fitted.info["dictionary_script"]
+    if fitted.shared is None:  # target -> source in source space, by the reverse map
         queries = apply_map(target.vectors, fitted.W_reverse, fitted.b_reverse)
         candidates = source.vectors
     else:  # both sides are in the shared space already
@@ -186,6 +214,22 @@ def _score(cfg: DictConfig, store: Store, source: Space, target: Space, tmp: Pat
     )
     entries.write_bli(tmp, bli, induced)
     return {"bli": bli}
+
+
+def _say_drift(history: list[dict]) -> None:
+    """Say which iteration's map the drift guard kept, when it is not the last."""
+    last = history[-1]
+    kept = last.get("kept_iteration")
+    if kept is None or kept == len(history):
+        return
+    best = last["seed_precision_start"] if kept == 0 else history[kept - 1]["seed_precision"]
+    ui.info(
+        "self-learning drifted from the seed pairs: held-out seed precision "
+        f"{last['seed_precision_start']:.3f} for the seed pairs' own map, "
+        f"{last['seed_precision']:.3f} after the last iteration; kept "
+        + ("the seed pairs' own map" if kept == 0 else f"iteration {kept}'s map")
+        + f" ({best:.3f}; mapping.drift_guard=false keeps the last)"
+    )
 
 
 def _show(bli: dict) -> None:

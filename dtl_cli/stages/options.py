@@ -10,6 +10,7 @@ from dtl_cli.align.learn import DIRECTIONS, METHODS
 from dtl_cli.align.multistep import MultiStep
 from dtl_cli.align.normalize import STEPS
 from dtl_cli.errors import ConfigError
+from dtl_cli.text.script import SCRIPTS
 
 SEEDS = ("dictionary", "identical", "numerals")
 
@@ -21,6 +22,20 @@ def check_options(cfg: DictConfig) -> None:
         raise ConfigError(
             f"evaluation.bli.csls_pool={pool} must be >= 1 (approximate CSLS) or null (exact)"
         )
+    max_len = cfg.model.get("max_len", "auto")
+    if max_len != "auto" and (
+        isinstance(max_len, bool) or not isinstance(max_len, int) or max_len < 1
+    ):
+        raise ConfigError(f"model.max_len={max_len!r} must be a whole number >= 1 or auto")
+    if not 0 < cfg.model.get("max_len_percentile", 95.0) <= 100:
+        raise ConfigError(
+            f"model.max_len_percentile={cfg.model.max_len_percentile} must be in (0, 100]"
+        )
+    if cfg.model.get("max_len_cap", 1) < 1:
+        raise ConfigError(f"model.max_len_cap={cfg.model.max_len_cap} must be >= 1")
+    script = cfg.dataset.dictionary.get("script", "auto")
+    if script not in SCRIPTS:
+        raise ConfigError(f"dataset.dictionary.script={script!r} is not one of {SCRIPTS}")
     m = cfg.mapping
     if m.method not in METHODS:
         raise ConfigError(f"mapping.method={m.method!r} is not one of {METHODS}")

@@ -17,7 +17,7 @@ from omegaconf import DictConfig
 
 from dtl_cli import ui
 from dtl_cli.embed.io import load_vectors
-from dtl_cli.embed.train import train_word2vec
+from dtl_cli.embed.train import train_fasttext, train_word2vec
 from dtl_cli.errors import DataError
 from dtl_cli.models.training import fit_classifier
 from dtl_cli.stages import entries
@@ -28,6 +28,7 @@ from dtl_cli.text.readers import iter_lines, read_labelled
 from dtl_cli.text.tokenize import make_tokenizer
 
 STAGE = "pretrain"
+TRAINERS = {"word2vec": train_word2vec, "fasttext": train_fasttext}
 # Entries whose labels must be source classes (checked on reused entries too).
 _TARGET_CORPORA = {"corpus[target]": "target", "corpus[target_test]": "target_test"}
 LARGE_CORPUS = 5_000_000  # tokens: above this, say that embedding.workers=auto is faster
@@ -146,8 +147,10 @@ def _build_embeddings(cfg: DictConfig, store: Store, side: str, tmp: Path) -> di
             "time in the store"
         )
         return entries.write_embeddings(tmp, words, vectors)
-    if emb.method != "word2vec":
-        raise DataError(f"embedding.method={emb.method!r} must be 'word2vec' or 'pretrained'")
+    if emb.method not in TRAINERS:
+        raise DataError(
+            f"embedding.method={emb.method!r} must be 'word2vec', 'fasttext' or 'pretrained'"
+        )
     corpora = [entries.read_corpus(cfg, store, part) for part in entries.embedding_parts(cfg, side)]
     n_tokens = sum(c.n_tokens for c in corpora)
     if n_tokens == 0:
@@ -157,10 +160,12 @@ def _build_embeddings(cfg: DictConfig, store: Store, side: str, tmp: Path) -> di
             f"{side}: {n_tokens} tokens; embedding.workers=auto trains word2vec on every core "
             "(faster, but gensim is then not bit-reproducible)"
         )
-    with ui.progress(f"word2vec {side}", emb.epochs) as bar:
+    subwords = {k: emb[k] for k in ("min_n", "max_n", "bucket")} if emb.method == "fasttext" else {}
+    with ui.progress(f"{emb.method} {side}", emb.epochs) as bar:
         try:
-            words, vectors = train_word2vec(
+            words, vectors = TRAINERS[emb.method](
                 entries.TokenFile(*(c.token_file for c in corpora)),
+                **subwords,
                 dim=emb.dim,
                 window=emb.window,
                 min_count=emb.min_count,
@@ -183,10 +188,15 @@ def _build_classifier(cfg: DictConfig, store: Store, tmp: Path, run_dir: Path | 
     classes = entries.class_names(cfg, store)
     data = entries.read_labelled(cfg, store, "source", space, classes)
     m = cfg.model
-    if data.n_cut:
+    length = entries.max_len(cfg, store)
+    if m.max_len == "auto":
         ui.info(
-            f"source: {data.n_cut} of {len(data.ids)} documents cut to model.max_len={m.max_len}"
+            f"model.max_len=auto: {length} tokens (the {m.max_len_percentile:g}th percentile of "
+            "the source training documents' lengths, rounded up to 16s, at most "
+            f"model.max_len_cap={m.max_len_cap})"
         )
+    if data.n_cut:
+        ui.info(f"source: {data.n_cut} of {len(data.ids)} documents cut to {length} tokens")
     matrix = entries.embedding_matrix(space.vectors)
     model = entries.build_model(
         cfg, matrix, len(classes), seed=cfg.seed, trainable_embeddings=m.trainable_embeddings

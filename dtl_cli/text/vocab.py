@@ -38,3 +38,23 @@ def encode(
             tokens = tokens[:max_len]
         ids[row, : len(tokens)] = [index.get(tok, OOV) for tok in tokens]
     return ids, n_truncated
+
+
+def length_from_data(
+    lengths: list[int] | np.ndarray, percentile: float = 95.0, cap: int = 512, step: int = 16
+) -> int:
+    """A padding length that fits most documents: the ``percentile`` of ``lengths`` (tokens
+    per document) rounded up to a multiple of ``step``, at most ``cap``, at least 1.
+
+    The multiple of ``step`` matches the training batches, which are cut to their longest
+    document in steps of 16 tokens.
+    """
+    if not 0 < percentile <= 100:
+        raise ValueError(f"percentile must be in (0, 100], got {percentile}")
+    if cap < 1 or step < 1:
+        raise ValueError(f"cap and step must be at least 1, got {cap} and {step}")
+    lengths = np.asarray(lengths)
+    if not len(lengths):
+        raise ValueError("no documents to measure")
+    high = float(np.percentile(lengths, percentile, method="higher"))
+    return int(min(cap, max(1, -(-int(high) // step) * step)))

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from dtl_cli.align.learn import learn_map
 from dtl_cli.align.mappings import (
     apply_map,
     fit_linear,
@@ -139,3 +140,33 @@ def test_identity_map_leaves_vectors_unchanged():
     W, b = identity_map(3)
     X = np.random.default_rng(0).normal(size=(4, 3))
     np.testing.assert_allclose(apply_map(X, W, b), X, atol=1e-6)
+
+
+def _planted(rng, n: int, d: int, noise: float):
+    """Z [n, d] and a noisy affine image of it under a planted, non-orthogonal (M, c)."""
+    Z = rng.normal(size=(n, d))
+    M = rng.normal(size=(d, d)) / np.sqrt(d) + np.eye(d)
+    c = rng.normal(size=d)
+    return Z, Z @ M.T + c + noise * rng.normal(size=(n, d)), M, c
+
+
+@pytest.mark.parametrize("direction", ["source_to_target", "target_to_source"])
+def test_linear_maps_recover_the_planted_map_in_the_direction_each_is_used(direction):
+    rng = np.random.default_rng(7)
+    n, d = 600, 8
+    pairs = np.stack([np.arange(n), np.arange(n)], axis=1)
+    # Target words are carried into the source space: the map target -> source is planted
+    # (source = M target + c + noise), and the reverse map must find it.
+    Y, X, M, c = _planted(rng, n, d, noise=1.0)
+    learned = learn_map("linear", X, Y, pairs, direction=direction)
+    np.testing.assert_allclose(learned.W_reverse, M, atol=0.15)
+    np.testing.assert_allclose(learned.b_reverse, c, atol=0.15)
+    # Inverting the forward least-squares fit would not: noise shrinks it, so its inverse
+    # over-stretches.
+    W_inv, _ = invert_map(learned.W, learned.b)
+    assert np.abs(W_inv - M).max() > 0.3
+    # BLI maps source -> target: with source -> target planted, the forward map finds it.
+    X, Y, M, c = _planted(rng, n, d, noise=1.0)
+    learned = learn_map("linear", X, Y, pairs, direction=direction)
+    np.testing.assert_allclose(learned.W, M, atol=0.15)
+    np.testing.assert_allclose(learned.b, c, atol=0.15)

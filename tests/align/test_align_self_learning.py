@@ -10,6 +10,8 @@ from dtl_cli.align.self_learning import (
     fit_self_learning,
     identical_pairs,
     pick_by_rank,
+    seed_precision,
+    split_seed_pairs,
 )
 
 
@@ -262,7 +264,7 @@ def test_target_to_source_stores_the_inverse_of_the_target_map(planted):
     assert learned.W.shape == (X.shape[1], X.shape[1]) and learned.b.shape == (Y.shape[1],)
 
 
-def test_linear_target_to_source_forward_is_pseudo_inverse():
+def test_linear_target_to_source_fits_the_forward_map_too():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(200, 4))
     M = rng.normal(size=(4, 4))
@@ -313,3 +315,47 @@ def test_learn_map_rejects_unknown_options():
         learn_map("magic", X, X, pairs)
     with pytest.raises(ValueError, match="normalisation step"):
         learn_map("procrustes", X, X, pairs, steps=["whiten"])
+
+
+def _drifting(d=20, n_seed=100, n_rest=1000, seed=0):
+    """Seed words translate by an orthogonal Q; the many other words by a different map,
+    which pulls self-learning away from the seed pairs."""
+    rng = np.random.default_rng(seed)
+    Q, _ = np.linalg.qr(rng.normal(size=(d, d)))
+    X = unit_rows(rng.normal(size=(n_seed + n_rest, d)))
+    noise = 0.05 * rng.normal(size=(n_seed, d))
+    R, _ = np.linalg.qr(rng.normal(size=(d, d)))
+    Y = np.vstack(
+        [unit_rows(X[:n_seed] @ Q.T + noise), unit_rows(X[n_seed:] @ (0.3 * Q + 0.7 * R).T)]
+    )
+    return X.astype(np.float32), Y.astype(np.float32), np.stack([np.arange(n_seed)] * 2, axis=1)
+
+
+def test_split_seed_pairs_holds_out_every_fifth_source_word_with_all_its_pairs():
+    seed = np.array([[0, 0], [0, 1], [1, 2], [2, 3], [3, 4], [4, 5], [4, 6], [5, 7]])
+    fit, held = split_seed_pairs(seed)
+    assert held.tolist() == [[4, 5], [4, 6]] and len(fit) == 6
+    fit, held = split_seed_pairs(seed[:5])  # four source words: nothing held out
+    assert held is None and len(fit) == 5
+
+
+def test_drift_guard_keeps_the_map_that_still_translates_the_held_out_seed_pairs():
+    X, Y, seed = _drifting()
+    _, held = split_seed_pairs(seed)
+    args = {"cutoff": 1100, "patience": 2, "max_iterations": 20, "seed": 0}
+    W, b, history, _ = fit_self_learning(X, Y, seed, **args)
+    assert seed_precision(X, Y, held, W, b) < 0.2  # unguarded, the loop drifts away
+    W, b, history, pairs = fit_self_learning(X, Y, seed, drift_guard=True, **args)
+    precisions = [history[-1]["seed_precision_start"]] + [e["seed_precision"] for e in history]
+    assert precisions[0] > 0.9 and precisions[-1] < 0.2
+    kept = history[-1]["kept_iteration"]
+    assert precisions[kept] == max(precisions) and kept < len(history)
+    assert seed_precision(X, Y, held, W, b) == pytest.approx(max(precisions))
+    assert not np.isin(pairs[:, 0], held[:, 0]).any()  # never fitted on the held-out words
+
+
+def test_keep_seed_puts_the_seed_pairs_into_every_dictionary():
+    X, Y, seed = _drifting()
+    args = {"cutoff": 1100, "patience": 2, "max_iterations": 6, "seed": 0}
+    _, _, _, pairs = fit_self_learning(X, Y, seed, keep_seed=True, **args)
+    assert set(map(tuple, seed.tolist())) <= set(map(tuple, pairs.tolist()))

@@ -7,8 +7,12 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from conftest import TINY, run_dtl
+
+from dtl_cli.text.tokenize import make_tokenizer
+from dtl_cli.text.vocab import length_from_data
 
 pytestmark = pytest.mark.e2e
 
@@ -46,6 +50,28 @@ def test_run_transfers_zero_shot_well_above_chance(shared):
     assert set(m["transfer"]["per_class"]) == set(labels)
     matrix = m["transfer"]["confusion_matrix"]
     assert sum(map(sum, matrix)) == m["n_test"]
+
+
+def test_max_len_auto_fits_the_source_documents(shared):
+    _, store, steps = shared
+    entry = next((store / "pretrain").glob("[0-9a-f]*"))
+    tokenize = make_tokenizer("nltk", lowercase=True)
+    texts = pd.read_csv(TINY / "en_train.csv")["text"]
+    expected = length_from_data([len(tokenize(t)) for t in texts])  # 95th percentile, 16s
+    summary = json.loads((entry / "summary.json").read_text())
+    assert summary["max_len"] == expected
+    with np.load(entry / "data.npz") as data:
+        assert data["source_train_ids"].shape == (len(texts), expected)
+    assert f"model.max_len=auto: {expected} tokens" in steps["pretrain"].stdout
+
+
+def test_zero_shot_shows_the_test_majority_as_an_oracle_reference(shared):
+    root, _, steps = shared
+    m = _metrics(root, "evaluate")
+    counts = pd.read_csv(TINY / "zh_test.csv")["label"].value_counts()
+    assert m["oracle"]["majority_class"] == counts.index[0]
+    assert m["oracle"]["majority_share"] == pytest.approx(counts.iloc[0] / counts.sum())
+    assert "oracle reference (reads the test labels; no run uses it)" in steps["run"].stdout
 
 
 def test_verbs_reuse_each_others_store_entries(shared):

@@ -77,3 +77,13 @@ def test_k_larger_than_the_target_split_is_one_clear_line(tmp_path):
     assert result.returncode == 2
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "evaluation.k=5000" in lines[0] and "800" in lines[0]
+
+
+def test_fasttext_embeddings_transfer_zero_shot(tmp_path):
+    result = run_dtl(
+        ["run", "embedding=fasttext", "embedding.bucket=20000"], tmp_path, tmp_path / "store"
+    )
+    assert result.returncode == 0, result.stderr
+    assert "fasttext source" in result.stdout and "fasttext target" in result.stdout
+    m = _metrics(tmp_path)
+    assert m["transfer"]["accuracy"] > m["chance"] + 0.3

@@ -1,8 +1,13 @@
-import numpy as np
-import pytest
+import itertools
 
-from dtl_cli.embed.train import train_word2vec
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import TINY
+
+from dtl_cli.embed.train import train_fasttext, train_word2vec
 from dtl_cli.errors import DataError
+from dtl_cli.text.tokenize import make_tokenizer
 
 ANIMALS = [f"animal{i}" for i in range(10)]
 METALS = [f"metal{i}" for i in range(10)]
@@ -74,3 +79,29 @@ def test_too_small_corpus():
     assert str(err.value) == (
         "no word occurs at least min_count=2 times; the corpus is too small or min_count too high"
     )
+
+
+def _tiny_chinese() -> list[list[str]]:
+    tokenize = make_tokenizer("jieba", lowercase=True)
+    texts = pd.read_csv(TINY / "zh_train.csv")["text"].tolist()
+    texts += (TINY / "zh_unlabelled.txt").read_text(encoding="utf-8").splitlines()
+    return [tokenize(t) for t in texts if t]
+
+
+def test_fasttext_trains_on_the_tiny_corpus_and_shares_subwords():
+    docs = _tiny_chinese()
+    kwargs = dict(dim=16, epochs=5, seed=0, bucket=20000)
+    words, vectors = train_fasttext(docs, **kwargs)
+    words_b, vectors_b = train_fasttext(docs, **kwargs)
+    assert words == words_b and np.array_equal(vectors, vectors_b)  # workers=1: reproducible
+    assert vectors.dtype == np.float32 and vectors.shape == (len(words), 16)
+    assert words == train_word2vec(docs, dim=16, epochs=1, seed=0)[0]  # same vocabulary rule
+    # A word's vector includes its characters' (n-grams of 1): words sharing one are closer.
+    unit = _unit(vectors)
+    long = [i for i, w in enumerate(words) if len(w) >= 2]
+    same, other = [], []
+    for a, b in itertools.combinations(long, 2):
+        (same if set(words[a]) & set(words[b]) else other).append(unit[a] @ unit[b])
+    assert len(same) > 50 and np.mean(same) > np.mean(other) + 0.2
+    with pytest.raises(ValueError, match="min_n"):
+        train_fasttext(docs, min_n=3, max_n=2)

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from dtl_cli.text.vocab import OOV, PAD, build_vocab, encode
+from dtl_cli.text.vocab import OOV, PAD, build_vocab, encode, length_from_data
 
 
 def test_build_vocab_starts_at_two_in_order():
@@ -26,3 +26,22 @@ def test_encode_exact_length_is_not_truncated():
 def test_encode_rejects_bad_max_len():
     with pytest.raises(ValueError, match="max_len"):
         encode([["a"]], {"a": 2}, max_len=0)
+
+
+def test_max_len_from_data_is_the_percentile_rounded_up_and_capped():
+    lengths = list(range(1, 101))  # 1..100 tokens
+    assert length_from_data(lengths, percentile=95, cap=512, step=1) == 96
+    assert length_from_data(lengths, percentile=95, cap=512) == 96  # a multiple of 16
+    assert length_from_data(lengths, percentile=80, cap=512) == 96  # 81, rounded up
+    assert length_from_data(lengths, percentile=50, cap=512, step=1) == 51
+    assert length_from_data(lengths, percentile=100, cap=64) == 64  # capped for cost
+    assert length_from_data([3, 4, 5], percentile=95) == 16
+    tokens = [["w"] * n for n in lengths]
+    max_len = length_from_data([len(t) for t in tokens], percentile=90, step=1)
+    _, n_cut = encode(tokens, {"w": 2}, max_len)
+    assert max_len == 91 and n_cut == 9  # at most 10% of the documents are cut
+    for bad in ({"percentile": 0}, {"cap": 0}, {"step": 0}):
+        with pytest.raises(ValueError):
+            length_from_data(lengths, **bad)
+    with pytest.raises(ValueError, match="no documents"):
+        length_from_data([])
