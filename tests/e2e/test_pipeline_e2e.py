@@ -11,6 +11,9 @@ import pandas as pd
 import pytest
 from conftest import TINY, run_dtl
 
+from dtl_cli.hydra_app import compose_config
+from dtl_cli.stages import entries
+from dtl_cli.store import Store
 from dtl_cli.text.tokenize import make_tokenizer
 from dtl_cli.text.vocab import length_from_data
 
@@ -54,15 +57,15 @@ def test_run_transfers_zero_shot_well_above_chance(shared):
 
 def test_max_len_auto_fits_the_source_documents(shared):
     _, store, steps = shared
-    entry = next((store / "pretrain").glob("[0-9a-f]*"))
     tokenize = make_tokenizer("nltk", lowercase=True)
     texts = pd.read_csv(TINY / "en_train.csv")["text"]
     expected = length_from_data([len(tokenize(t)) for t in texts])  # 95th percentile, 16s
-    summary = json.loads((entry / "summary.json").read_text())
-    assert summary["max_len"] == expected
-    with np.load(entry / "data.npz") as data:
-        assert data["source_train_ids"].shape == (len(texts), expected)
     assert f"model.max_len=auto: {expected} tokens" in steps["pretrain"].stdout
+    cfg, found = compose_config([]), Store(store)
+    assert entries.max_len(cfg, found) == expected
+    space = entries.read_space(cfg, found, "source")
+    data = entries.read_labelled(cfg, found, "source", space, entries.class_names(cfg, found))
+    assert data.ids.shape == (len(texts), expected)
 
 
 def test_zero_shot_shows_the_test_majority_as_an_oracle_reference(shared):
