@@ -109,8 +109,8 @@ class MappingConfig:
     batch_size: int = 2048
     # Seed pairs join every induced dictionary (anchoring the fits to them).
     keep_seed: bool = False
-    # Keep the iteration whose map retrieves the seed pairs best, not the last one (on
-    # far from isomorphic spaces the loop can drift away from the seed pairs).
+    # Keep the iteration whose map best fits held-out seed pairs, not the last one (on far
+    # from isomorphic spaces the loop can drift away from the seed pairs).
     drift_guard: bool = True
 
 

@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from dtl_cli.align.mappings import apply_map, fit_procrustes
-from dtl_cli.align.retrieval import tiled_top, topk, unit_rows
+from dtl_cli.align.retrieval import tiled_top, unit_rows
 
 _NUMERAL = re.compile(r"[0-9]+(?:[.,][0-9]+)*")
 
@@ -242,23 +242,23 @@ def split_seed_pairs(
     return seed_pairs[~held], seed_pairs[held]
 
 
-def seed_precision(
-    X: np.ndarray, T: np.ndarray, seed_pairs: np.ndarray, W: np.ndarray, b: np.ndarray
+def seed_cosine(
+    X: np.ndarray, Y: np.ndarray, seed_pairs: np.ndarray, W: np.ndarray, b: np.ndarray
 ) -> float:
-    """Share of the seed dictionary's source words whose nearest target (cosine, among the
-    rows of T [n_t, d], unit length) under x -> W x + b is one of their seed translations;
-    0 to 1. Seed pairs whose target row is not in T are left out (0 if none is).
+    """Mean, over the seed dictionary's source words, of the cosine between x -> W x + b and
+    the closest of its seed translations (rows of Y); -1 to 1.
 
     How far a map has drifted from the pairs it started from: self-learning on spaces that
-    are far from isomorphic can induce dictionaries that agree ever less with them.
+    are far from isomorphic can induce dictionaries that agree ever less with them. A
+    similarity rather than a precision, since on such spaces a seed word's nearest
+    neighbour is almost never its translation, for any map.
     """
-    seed_pairs = seed_pairs[seed_pairs[:, 1] < len(T)]
-    if not len(seed_pairs):
-        return 0.0
-    sources = np.unique(seed_pairs[:, 0])
-    gold = set(map(tuple, seed_pairs.tolist()))
-    best, _ = topk(unit_rows(apply_map(X[sources], W, b)), T, 1)
-    return float(np.mean([(s, t) in gold for s, t in zip(sources, best[:, 0], strict=True)]))
+    mapped = unit_rows(apply_map(X[seed_pairs[:, 0]], W, b))
+    cosines = np.einsum("ij,ij->i", mapped, unit_rows(Y[seed_pairs[:, 1]]))
+    sources, inverse = np.unique(seed_pairs[:, 0], return_inverse=True)
+    best = np.full(len(sources), -np.inf)
+    np.maximum.at(best, inverse, cosines)
+    return float(best.mean())
 
 
 def fit_self_learning(
@@ -288,7 +288,7 @@ def fit_self_learning(
     ``keep_seed`` adds the seed pairs to every induced dictionary, so each fit stays
     anchored to them. ``drift_guard`` holds out every 5th seed source word (see
     ``split_seed_pairs``; the loop never fits on them), scores each iteration's map by
-    ``seed_precision`` on them (among the ``cutoff`` most frequent targets) and returns
+    ``seed_cosine`` on them and returns
     the map (and dictionary) of the iteration that scored best (the later on ties),
     instead of the last: on spaces far from isomorphic the loop can drift away from the
     seed pairs. Seeds of fewer than 5 source words leave it off.
@@ -297,9 +297,9 @@ def fit_self_learning(
     ``drift_guard`` on the best iteration's), the history and that dictionary (int64
     [m, 2] row pairs). The history has one dict per iteration with ``iteration``,
     ``objective`` (mean CSLS of the induced pairs), ``pairs`` (dictionary size),
-    ``keep_prob``, ``seconds``, and with ``drift_guard`` ``seed_precision`` (of the map
+    ``keep_prob``, ``seconds``, and with ``drift_guard`` ``seed_cosine`` (of the map
     fitted on that iteration's dictionary); the last entry then also holds
-    ``seed_precision_start`` (the map fitted on the seed pairs alone) and
+    ``seed_cosine_start`` (the map fitted on the seed pairs alone) and
     ``kept_iteration`` (the iteration whose map is returned; 0: the seed pairs' own).
     ``log``, if given, is called with each history entry as it is made.
     """
@@ -329,10 +329,10 @@ def fit_self_learning(
     if drift_guard:
         pairs, held_out = split_seed_pairs(seed_pairs)
     W, b = fit_procrustes(X, Y, pairs)
-    # With drift_guard: (held-out seed precision, iteration, dictionary) of the best map
+    # With drift_guard: (held-out seed cosine, iteration, dictionary) of the best map
     # so far; iteration 0 is the map fitted on the (other) seed pairs alone.
-    kept = (seed_precision(X, T, held_out, W, b), 0, pairs) if held_out is not None else None
-    seed_precision_start = kept[0] if kept else None
+    kept = (seed_cosine(X, Y, held_out, W, b), 0, pairs) if held_out is not None else None
+    seed_cosine_start = kept[0] if kept else None
     for iteration in range(1, max_iterations + 1):
         start = time.perf_counter()
         S = unit_rows(apply_map(X[:cutoff], W, b))
@@ -351,9 +351,9 @@ def fit_self_learning(
             "seconds": 0.0,
         }
         if kept is not None:
-            entry["seed_precision"] = seed_precision(X, T, held_out, W, b)
-            if entry["seed_precision"] >= kept[0]:  # ties: the later map
-                kept = (entry["seed_precision"], iteration, pairs)
+            entry["seed_cosine"] = seed_cosine(X, Y, held_out, W, b)
+            if entry["seed_cosine"] >= kept[0]:  # ties: the later map
+                kept = (entry["seed_cosine"], iteration, pairs)
         entry["seconds"] = time.perf_counter() - start
         history.append(entry)
         if log is not None:
@@ -368,7 +368,7 @@ def fit_self_learning(
             last_improvement = iteration
     if kept is not None:
         history[-1]["kept_iteration"] = kept[1]
-        history[-1]["seed_precision_start"] = seed_precision_start
+        history[-1]["seed_cosine_start"] = seed_cosine_start
         if kept[1] != len(history):
             pairs = kept[2]
             W, b = fit_procrustes(X, Y, pairs)

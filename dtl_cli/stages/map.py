@@ -222,11 +222,11 @@ def _say_drift(history: list[dict]) -> None:
     kept = last.get("kept_iteration")
     if kept is None or kept == len(history):
         return
-    best = last["seed_precision_start"] if kept == 0 else history[kept - 1]["seed_precision"]
+    best = last["seed_cosine_start"] if kept == 0 else history[kept - 1]["seed_cosine"]
     ui.info(
-        "self-learning drifted from the seed pairs: held-out seed precision "
-        f"{last['seed_precision_start']:.3f} for the seed pairs' own map, "
-        f"{last['seed_precision']:.3f} after the last iteration; kept "
+        "self-learning drifted from the seed pairs: mean cosine of the held-out seed pairs "
+        f"{last['seed_cosine_start']:.3f} for the seed pairs' own map, "
+        f"{last['seed_cosine']:.3f} after the last iteration; kept "
         + ("the seed pairs' own map" if kept == 0 else f"iteration {kept}'s map")
         + f" ({best:.3f}; mapping.drift_guard=false keeps the last)"
     )

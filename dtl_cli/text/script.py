@@ -10,6 +10,8 @@ import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from dtl_cli.errors import DataError
+
 SCRIPTS = ("auto", "t2s", "s2t", "none")
 NAMES = {"simplified": "Simplified", "traditional": "Traditional"}
 # A script is named only when it wins by this factor over the other one: word lists in a
@@ -19,8 +21,13 @@ _MARGIN = 2.0
 
 @functools.cache
 def _converter(conversion: str):
-    import opencc  # a few ms; only map needs it
-
+    try:
+        import opencc  # a few ms; only map needs it
+    except ImportError:
+        raise DataError(
+            "the opencc package is missing (pip install opencc, or make install); or set "
+            "dataset.dictionary.script=none to use the dictionaries as written"
+        ) from None
     return opencc.OpenCC(f"{conversion}.json")
 
 

@@ -10,7 +10,7 @@ from dtl_cli.align.self_learning import (
     fit_self_learning,
     identical_pairs,
     pick_by_rank,
-    seed_precision,
+    seed_cosine,
     split_seed_pairs,
 )
 
@@ -339,18 +339,27 @@ def test_split_seed_pairs_holds_out_every_fifth_source_word_with_all_its_pairs()
     assert held is None and len(fit) == 5
 
 
+def test_seed_cosine_is_the_mean_best_cosine_over_each_words_translations():
+    X = np.array([[1.0, 0.0], [0.0, 1.0]])
+    Y = np.array([[1.0, 0.0], [0.0, 2.0], [1.0, 1.0]])
+    pairs = np.array([[0, 1], [0, 2], [1, 1]])  # word 0: cos 0 and 0.707; word 1: cos 1
+    W, b = np.eye(2), np.zeros(2)
+    assert seed_cosine(X, Y, pairs, W, b) == pytest.approx((np.sqrt(0.5) + 1) / 2)
+
+
 def test_drift_guard_keeps_the_map_that_still_translates_the_held_out_seed_pairs():
     X, Y, seed = _drifting()
     _, held = split_seed_pairs(seed)
     args = {"cutoff": 1100, "patience": 2, "max_iterations": 20, "seed": 0}
     W, b, history, _ = fit_self_learning(X, Y, seed, **args)
-    assert seed_precision(X, Y, held, W, b) < 0.2  # unguarded, the loop drifts away
+    drifted = seed_cosine(X, Y, held, W, b)
     W, b, history, pairs = fit_self_learning(X, Y, seed, drift_guard=True, **args)
-    precisions = [history[-1]["seed_precision_start"]] + [e["seed_precision"] for e in history]
-    assert precisions[0] > 0.9 and precisions[-1] < 0.2
+    cosines = [history[-1]["seed_cosine_start"]] + [e["seed_cosine"] for e in history]
+    assert cosines[0] > 0.95 and cosines[-1] < cosines[0] - 0.2  # the loop drifts away
     kept = history[-1]["kept_iteration"]
-    assert precisions[kept] == max(precisions) and kept < len(history)
-    assert seed_precision(X, Y, held, W, b) == pytest.approx(max(precisions))
+    assert cosines[kept] == max(cosines) and kept < len(history)
+    assert seed_cosine(X, Y, held, W, b) == pytest.approx(max(cosines), abs=1e-6)
+    assert seed_cosine(X, Y, held, W, b) > drifted + 0.2  # unguarded, the last map drifted
     assert not np.isin(pairs[:, 0], held[:, 0]).any()  # never fitted on the held-out words
 
 
