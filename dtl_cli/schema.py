@@ -181,6 +181,15 @@ class DeviceConfig:
 
 
 @dataclass
+class LoggerConfig:
+    # TensorBoard logs always go to <run>/tensorboard/; `logger=mlflow` adds an MLflow run.
+    mlflow: bool = False
+    # null: a file store in <paths.output>/mlruns; or a path, file:/..., http://host:5000
+    tracking_uri: str | None = None
+    experiment: str = "dtl"
+
+
+@dataclass
 class PathsConfig:
     store: str = ".dtl/store"
     output: str = "outputs"
@@ -194,6 +203,7 @@ class DtlConfig:
     model: ModelConfig = MISSING
     evaluation: EvaluationConfig = MISSING
     device: DeviceConfig = MISSING
+    logger: LoggerConfig = MISSING
     seed: int = 0
     deterministic: bool = True
     paths: PathsConfig = field(default_factory=PathsConfig)
