@@ -41,13 +41,51 @@ def check_overrides(args: list[str]) -> str | None:
         return "-m runs a sweep, --cfg/--info show one config: drop -m, or one of them"
     if parsed.help or parsed.hydra_help or parsed.info or parsed.cfg:
         return None
+    extra = search_path_overrides(parsed.config_dir)
+    if isinstance(extra, str):
+        return extra
     if parsed.multirun:
-        return check_sweep(parsed.overrides)
+        return check_sweep([*parsed.overrides, *extra])
     try:
-        compose_config(parsed.overrides)
+        compose_config([*parsed.overrides, *extra])
     except Exception as err:  # any composition failure is the user's config: report it
         return one_line(err)
     return None
+
+
+def search_path_overrides(config_dir: str | None) -> list[str] | str:
+    """`--config-dir DIR` as the override that gives the pre-check the same search path as
+    the run (Hydra appends DIR to it); a problem line when DIR is not a folder."""
+    if config_dir is None:
+        return []
+    folder = Path(config_dir).resolve()
+    if not folder.is_dir():
+        return f"--config-dir {config_dir}: no such folder"
+    return [f"hydra.searchpath=[file://{folder}]"]
+
+
+def with_config_dir(args: list[str]) -> list[str]:
+    """Plain overrides with `--config-dir DIR` / `-cd DIR` turned into the search-path override
+    (for verbs that compose a config without Hydra's command line, like `dtl info`).
+
+    Raises ConfigError when DIR is not a folder or the flag has no value.
+    """
+    out, rest = [], list(args)
+    while rest:
+        arg = rest.pop(0)
+        name, eq, value = arg.partition("=")
+        if name not in ("--config-dir", "-cd"):
+            out.append(arg)
+            continue
+        if not eq:
+            if not rest:
+                raise ConfigError(f"{name} needs a folder: {name} DIR")
+            value = rest.pop(0)
+        extra = search_path_overrides(value)
+        if isinstance(extra, str):
+            raise ConfigError(extra)
+        out.extend(extra)
+    return out
 
 
 def check_sweep(overrides: list[str]) -> str | None:
@@ -64,6 +102,7 @@ def check_sweep(overrides: list[str]) -> str | None:
         parsed = OverridesParser.create().parse_overrides(
             [o for o in overrides if not o.startswith(("hydra.", "hydra/"))]
         )
+        searchpath = [o for o in overrides if o.startswith("hydra.searchpath=")]
         choices = []
         for override in parsed:
             if override.is_sweep_override():
@@ -82,7 +121,7 @@ def check_sweep(overrides: list[str]) -> str | None:
     ]
     for cell in cells:
         try:
-            compose_config(cell)
+            compose_config([*cell, *searchpath])
         except Exception as err:  # as in check_overrides: the user's config
             return f"{one_line(err)} (in the sweep; no job was started)"
     return None
@@ -95,7 +134,12 @@ def compose_config(overrides: list[str]) -> DictConfig:
     """
     from hydra import compose, initialize_config_module
 
-    plain = [o for o in overrides if not o.startswith(("hydra.", "hydra/"))]
+    # hydra.* overrides configure the run, not the job config; the search path shapes both.
+    plain = [
+        o
+        for o in overrides
+        if o.startswith("hydra.searchpath=") or not o.startswith(("hydra.", "hydra/"))
+    ]
     with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):
         cfg = compose("config", overrides=plain)
     missing = sorted(OmegaConf.missing_keys(cfg))

@@ -15,10 +15,10 @@ PACKAGES = ("tensorflow", "keras", "hydra-core", "omegaconf", "gensim", "nltk", 
 
 def main(overrides: list[str]) -> int:
     from dtl_cli.device import init_tensorflow, plan_devices
-    from dtl_cli.hydra_app import compose_config, one_line
+    from dtl_cli.hydra_app import compose_config, one_line, with_config_dir
 
     try:
-        cfg = compose_config(overrides)
+        cfg = compose_config(with_config_dir(overrides))
     except DtlError as err:
         ui.error(str(err))
         return 2
