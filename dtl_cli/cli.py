@@ -41,6 +41,7 @@ Overrides are Hydra's: `dtl run mapping=linear evaluation.k=50 device=cpu`.
 Sweeps: `dtl transfer -m mapping=linear,procrustes evaluation.k=0,100`, then
 `dtl report outputs/multirun/transfer/<date>/<time>` for the table and plots.
 `dtl VERB --help` lists the config groups and keys; `dtl VERB --cfg job` prints the config.
+Completion of verbs, groups and keys: eval "$(dtl -sc install=bash)" (or install=zsh).
 Errors print one line; set HYDRA_FULL_ERROR=1 for a traceback.
 """
 
@@ -56,6 +57,11 @@ def main(argv: list[str] | None = None) -> int:
     if args[0] in ("-V", "--version"):
         print(f"dtl {__version__}")
         return 0
+    completion = [i for i, a in enumerate(args) if a in ("-sc", "--shell-completion")]
+    if completion:  # `dtl -sc install=bash`, also after a verb; Hydra's script asks `-sc query`
+        from dtl_cli.completion import main as completion_main
+
+        return completion_main(args[completion[0] + 1 :], [*VERBS, *TOOLS], list(VERBS))
     verb, rest = args[0], args[1:]
     if verb == "report":
         from dtl_cli.report import main as report_main
