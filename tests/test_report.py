@@ -243,3 +243,71 @@ def test_transfer_sweep_without_metrics_json_reports_bli_from_run_json(tmp_path)
     assert "showing bli.nn.p@1" in text and "accuracy" not in text.split("mean ±")[0]
     assert list(result["summary"]["bli.nn.p@1"]) == [0.4, 0.8]
     assert (tmp_path / "bli.nn.pat1.png").is_file()
+
+
+def _curve_point(k: int, transfer: float, baseline: float) -> dict:
+    return {
+        "k": k,
+        "repeats": 3,
+        "transfer": {"accuracy": transfer, "macro_f1": transfer - 0.1, "accuracy_std": 0.01},
+        "baseline": {"accuracy": baseline, "macro_f1": baseline - 0.1},
+        "gain": {"accuracy": transfer - baseline, "macro_f1": transfer - baseline},
+    }
+
+
+def test_learning_curve_runs_get_a_row_per_configuration_and_k(tmp_path):
+    """Two mappings x two seeds, each run a curve over k = 0, 10, 50; one plain k = 0 run."""
+    accuracy = {"linear": (0.6, 0.7, 0.8), "procrustes": (0.8, 0.85, 0.9)}
+    for job, (mapping, seed) in enumerate(
+        [("linear", 0), ("linear", 1), ("procrustes", 0), ("procrustes", 1)]
+    ):
+        run = make_run(tmp_path / "sweep" / str(job), [f"mapping={mapping}", f"seed={seed}"])
+        metrics = json.loads((run / "metrics.json").read_text())
+        curve = [
+            _curve_point(k, a + 0.02 * seed, b)
+            for k, a, b in zip((0, 10, 50), accuracy[mapping], (0.3, 0.75, 0.85), strict=True)
+        ]
+        metrics.update(k=[0, 10, 50], curve=curve, transfer=curve[-1]["transfer"])
+        (run / "metrics.json").write_text(json.dumps(metrics))
+    runs = report.collect([tmp_path / "sweep"])
+    assert len(runs) == 12 and runs["run"].nunique() == 4
+    assert report.swept_keys(runs) == ["mapping", "k"]
+    console = Console(record=True, width=200)
+    result = report.report([str(tmp_path / "sweep")], console=console)
+    summary = result["summary"]
+    assert result["group"] == ["mapping", "k"]
+    assert list(zip(summary["mapping"], summary["k"], strict=True)) == [
+        ("linear", 0),
+        ("linear", 10),
+        ("linear", 50),
+        ("procrustes", 0),
+        ("procrustes", 10),
+        ("procrustes", 50),
+    ]
+    row = summary.iloc[4]  # procrustes, k = 10: mean over the two seeds' curve points
+    assert row["transfer.accuracy"] == pytest.approx(0.86)
+    assert row["baseline.accuracy"] == pytest.approx(0.75)
+    assert row["gain.accuracy"] == pytest.approx(0.11)
+    text = console.export_text()
+    assert "4 run(s), 2 configuration(s) x 3 k — 4 done" in text
+    png = tmp_path / "sweep" / "learning_curves.png"
+    assert png in result["files"] and png.stat().st_size > 1000
+    # --group without k still keeps the k rows apart
+    grouped = report.report([str(tmp_path / "sweep")], group=["mapping"], console=console)
+    assert grouped["group"] == ["mapping", "k"] and len(grouped["summary"]) == 6
+
+
+def test_a_plain_run_beside_curves_gets_its_single_k(tmp_path):
+    run = make_run(tmp_path / "0", ["mapping=linear"])
+    metrics = json.loads((run / "metrics.json").read_text())
+    metrics.update(k=[0, 20], curve=[_curve_point(0, 0.6, 0.3), _curve_point(20, 0.7, 0.8)])
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    make_run(tmp_path / "1", ["mapping=procrustes"], accuracy=0.9)  # k = 0 only
+    runs = report.collect([tmp_path])
+    assert sorted(zip(runs["mapping"], runs["k"], strict=True)) == [
+        ("linear", 0),
+        ("linear", 20),
+        ("procrustes", 0),
+    ]
+    plain = runs[runs["mapping"] == "procrustes"].iloc[0]
+    assert plain["transfer.accuracy"] == 0.9

@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from dtl_cli.report.plots import plot
+from dtl_cli.report.plots import plot, plot_learning_curves
 from dtl_cli.report.render import render, write_csv, write_markdown
 from dtl_cli.report.runs import DONE, FAILED, RUN_COLUMNS, RUNNING, ReportError, collect
 from dtl_cli.report.summarise import (
@@ -98,11 +98,18 @@ def report(
                 f"--group {unknown[0]!r} is not a key any run overrode; "
                 f"choose from {', '.join(runs.attrs['params']) or '(no overrides)'}"
             )
+    if "k" in runs.attrs["params"] and "k" not in group and runs["k"].nunique() > 1:
+        group = [*group, "k"]  # learning curves: a row per configuration and k
     metrics = [metric] + [m for m in METRICS if m != metric and _has_values(runs, m)]
     summary = summarize(runs, group, metrics)
     folder = output_folder(paths, out)
-    counts = runs["status"].value_counts()
-    title = f"dtl report: {len(runs)} run(s), {len(summary)} configuration(s) — " + ", ".join(
+    # A learning-curve run has a row per k: count folders, not rows.
+    counts = runs.drop_duplicates("run")["status"].value_counts()
+    shape = f"{len(summary)} configuration(s)"
+    if "k" in group:
+        configs = summary.drop_duplicates([g for g in group if g != "k"]) if group[1:] else [0]
+        shape = f"{len(configs)} configuration(s) x {summary['k'].nunique()} k"
+    title = f"dtl report: {runs['run'].nunique()} run(s), {shape} — " + ", ".join(
         f"{counts[s]} {s}" for s in (DONE, FAILED, RUNNING) if s in counts
     )
     if console is None:
@@ -119,6 +126,7 @@ def report(
     runs[columns + rest].to_csv(files[1], index=False)
     write_markdown(files[2], runs, summary, group, metrics, title, timings)
     files += plot(folder, summary, group, metric, title)
+    files += plot_learning_curves(folder, summary, group, metric, title)
     console.print(f"  wrote {', '.join(str(f) for f in files)}", soft_wrap=True)
     return {"runs": runs, "summary": summary, "group": group, "files": files}
 

@@ -75,3 +75,60 @@ def plot(out: Path, summary: pd.DataFrame, group: list[str], metric: str, title:
 
 def _file_part(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name.replace("@", "at"))
+
+
+CURVE_PNG = "learning_curves.png"
+
+
+def plot_learning_curves(
+    out: Path, summary: pd.DataFrame, group: list[str], metric: str, title: str
+) -> list[Path]:
+    """Learning-curve runs: `metric` against k, one solid line per configuration (the other
+    grouped keys) and its target-only baseline dashed in the same colour. [] without k."""
+    side, _, name = metric.partition(".")
+    baseline = f"baseline.{name}"
+    if "k" not in group or side != "transfer" or baseline not in summary.columns:
+        return []
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    data = summary[summary[metric].notna() & summary["k"].map(_is_count)]
+    if data["k"].nunique() < 2:
+        return []
+    others = [key for key in group if key != "k"]
+    fig, ax = plt.subplots(figsize=(6.8, 4.4))
+    parts = data.groupby(others, sort=False) if others else [((), data)]
+    for values, part in parts:
+        values = values if isinstance(values, tuple) else (values,)
+        part = part.sort_values("k")
+        label = ", ".join(f"{k}={value_text(v)}" for k, v in zip(others, values, strict=True))
+        k = part["k"].astype(float)
+        line = ax.errorbar(
+            k, part[metric], yerr=part[f"{metric}.std"].fillna(0.0), marker="o", capsize=3
+        )
+        line[0].set_label(f"{label or 'transfer'}")
+        colour = line[0].get_color()
+        ax.plot(k, part[baseline], linestyle="--", marker=".", color=colour)
+    ax.plot([], [], linestyle="--", color="grey", label="target-only (dashed)")
+    ticks = sorted(data["k"].astype(float).unique())
+    ax.set_xscale("symlog", linthresh=max(1.0, min(t for t in ticks if t > 0) if any(ticks) else 1))
+    ax.set_xticks(ticks, [value_text(t) for t in ticks])
+    ax.set_xlabel("k (labelled target examples)")
+    ax.set_ylabel(metric_title(metric))
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    path = out / CURVE_PNG
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return [path]
+
+
+def _is_count(value) -> bool:
+    try:
+        return float(value) >= 0
+    except (TypeError, ValueError):
+        return False

@@ -149,6 +149,8 @@ def read_run(folder: Path) -> dict[str, Any]:
             ):
                 raise ValueError("no transfer.accuracy")
             metrics.update(flatten(loaded))
+            if isinstance(loaded.get("curve"), list) and len(loaded["curve"]) > 1:
+                row["_curve"] = loaded["curve"]
         except (ValueError, UnicodeDecodeError, AttributeError) as err:
             row.update(status=FAILED, error=f"corrupt metrics.json ({_first_line(err)})")
             row["corrupt"] = str(metrics_file)
@@ -156,6 +158,27 @@ def read_run(folder: Path) -> dict[str, Any]:
     row.update({name: value for name, value in metrics.items() if name not in row})
     row["_params"] = list(params)
     return row
+
+
+CURVE_SIDES = ("transfer", "baseline", "gain")
+
+
+def expand_curves(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A learning-curve run (several k in metrics.json's `curve`) -> one row per k, with `k`
+    and that k's transfer/baseline/gain numbers (means over its repeats); other rows get `k`
+    from their metrics.json. Unchanged when no run has a curve."""
+    if not any("_curve" in row for row in rows):
+        return rows
+    out = []
+    for row in rows:
+        if "_curve" not in row:
+            out.append({**row, "k": row.get("k"), "_params": [*row["_params"], "k"]})
+            continue
+        base = {k: v for k, v in row.items() if not k.startswith(CURVE_SIDES) and k != "_curve"}
+        for point in row["_curve"]:
+            numbers = flatten({side: point.get(side, {}) for side in CURVE_SIDES})
+            out.append({**base, **numbers, "k": point["k"], "_params": [*row["_params"], "k"]})
+    return out
 
 
 def flatten(tree: dict, prefix: str = "") -> dict[str, float]:
@@ -215,6 +238,8 @@ def collect(paths: Sequence[str | os.PathLike[str]]) -> pd.DataFrame:
     """
     folders = find_runs(paths)
     rows = [read_run(folder) for folder in folders]
+    for folder, row in zip(folders, rows, strict=True):
+        row["_folder"] = folder
     corrupt = [row["corrupt"] for row in rows if "corrupt" in row]
     if corrupt and not any(row["status"] == DONE for row in rows):
         more = f" (and {len(corrupt) - 1} more)" if len(corrupt) > 1 else ""
@@ -222,11 +247,13 @@ def collect(paths: Sequence[str | os.PathLike[str]]) -> pd.DataFrame:
             f"{corrupt[0]} is not valid dtl metrics (unreadable JSON or no transfer.accuracy)"
             f"{more}; re-run `dtl evaluate` for that run or remove the folder"
         )
+    rows = expand_curves(rows)
     keys = list(dict.fromkeys(key for row in rows for key in row["_params"]))
-    for folder, row in zip(folders, rows, strict=True):
+    for row in rows:
         for key in keys:
             if key not in row:
-                row[key] = _config_value(folder, key)
+                row[key] = _config_value(row["_folder"], key)
     frame = pd.DataFrame(rows)
     frame.attrs["params"] = keys
-    return frame.drop(columns=[c for c in ("_params", "corrupt") if c in frame.columns])
+    hidden = ("_params", "corrupt", "_folder", "_curve")
+    return frame.drop(columns=[c for c in hidden if c in frame.columns])
