@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev,launchers,mlflow]'
+	$(BIN)/pip install --quiet -e '.[dev,launchers,mlflow,search]'
 	touch $(STAMP)
 
 install: $(STAMP)

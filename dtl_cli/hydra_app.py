@@ -6,6 +6,7 @@ worker processes of a parallel launcher.
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from pathlib import Path
@@ -179,7 +180,8 @@ def one_line(err: Exception) -> str:
 
 
 @hydra.main(version_base="1.3", config_path="pkg://dtl_cli.configs", config_name="config")
-def hydra_entry(cfg: DictConfig) -> None:
+def hydra_entry(cfg: DictConfig) -> float | None:
+    """Runs the verb's stages; returns `evaluation.objective`'s value for a sweeper (or None)."""
     from dtl_cli import cli
 
     hydra_cfg = HydraConfig.get()
@@ -190,6 +192,10 @@ def hydra_entry(cfg: DictConfig) -> None:
         from dtl_cli.stages.options import check_options
 
         check_options(cfg)  # before TensorFlow: a bad value costs no start-up
+        from dtl_cli.objective import check_objective
+
+        e = cfg.evaluation
+        objective = check_objective(e.get("objective"), verb, e.get("dev_fraction", 0.0))
 
         d = cfg.device
         plan = plan_devices(d.kind, list(d.gpus), d.fallback, d.memory_growth, d.mixed_precision)
@@ -197,8 +203,10 @@ def hydra_entry(cfg: DictConfig) -> None:
         devices = init_tensorflow(plan, cfg.seed, cfg.deterministic, narrow=not multirun)
         from dtl_cli.pipeline import run_pipeline
 
-        run_pipeline(verb, cfg, run_dir, devices)
+        record = run_pipeline(verb, cfg, run_dir, devices)
+        value = None if objective is None else _objective_value(objective, run_dir, record)
         (run_dir / "status.txt").write_text("done\n")
+        return value
     except DtlError as err:
         ui.error(str(err))
         (run_dir / "status.txt").write_text(f"failed: {err}\n")
@@ -206,6 +214,20 @@ def hydra_entry(cfg: DictConfig) -> None:
             cli.FAILED_JOBS.append(f"job {hydra_cfg.job.num}: {err}")
             return
         sys.exit(2)
+
+
+def _objective_value(objective, run_dir: Path, record: dict) -> float:
+
+    from dtl_cli.objective import objective_value
+
+    metrics_file = run_dir / "metrics.json"
+    metrics = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
+    bli = record["stages"].get("map", {}).get("bli")
+    value = objective_value(objective, metrics, bli)
+    # For `dtl report` over a search: which number the sweeper saw.
+    (run_dir / "objective.json").write_text(json.dumps({"name": objective.name, "value": value}))
+    ui.info(f"objective {objective.name} = {value:.4f}")
+    return value
 
 
 class SweepFailures(Callback):

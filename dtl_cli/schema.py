@@ -168,6 +168,12 @@ class BLIConfig:
 class EvaluationConfig:
     k: Any = 0  # an int >= 0, "all", or a list of them for a learning curve
     repeats: int = 1  # k-shot samples (and seeds) per k, for mean and standard deviation
+    # Share of the target training split held out (stratified, seeded) as a dev split for
+    # hyperparameter search; k-shot samples come from the rest. 0: no dev split.
+    dev_fraction: float = 0.0
+    # The number a run returns to a Hydra sweeper (Optuna), e.g. dev_macro_f1@50,
+    # dev_accuracy (largest k), dev_gain_accuracy@10, bli.csls.p@1. null: returns nothing.
+    objective: str | None = None
     bli: BLIConfig = field(default_factory=BLIConfig)
 
 

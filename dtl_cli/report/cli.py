@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from dtl_cli.report.plots import plot, plot_learning_curves
+from dtl_cli.report.plots import plot, plot_learning_curves, plot_trials
 from dtl_cli.report.render import render, write_csv, write_markdown
 from dtl_cli.report.runs import DONE, FAILED, RUN_COLUMNS, RUNNING, ReportError, collect
 from dtl_cli.report.summarise import (
@@ -82,6 +82,10 @@ def report(
     """
     runs = collect(paths)
     note = ""
+    search = _objective_name(runs)
+    if metric is None and search:
+        metric = "objective"
+        note = f"hyperparameter search: objective {search} (higher is better; best in bold)"
     if metric is None:
         metric = DEFAULT_METRIC
         fallback = next((m for m in METRICS if _has_values(runs, m)), metric)
@@ -91,6 +95,9 @@ def report(
     metric = resolve_metric(metric, runs)
     if group is None:
         group = swept_keys(runs)
+        if search and metric == "objective":  # one row per trial, numbered as Hydra did
+            runs["trial"] = [_trial_number(run) for run in runs["run"]]
+            group = ["trial", *group]
     else:
         unknown = [key for key in group if key not in runs.columns]
         if unknown:
@@ -119,16 +126,46 @@ def report(
     render(console, runs, summary, group, metrics, title, timings)
     if note:
         console.print(f"  [dim]{note}[/dim]")
+    if search and metric == "objective":
+        _print_best_trial(console, runs)
     files = [folder / "report.csv", folder / "runs.csv", folder / "report.md"]
     write_csv(files[0], summary)
     columns = [c for c in RUN_COLUMNS if c in runs.columns]
     rest = [c for c in runs.columns if c not in columns]
     runs[columns + rest].to_csv(files[1], index=False)
     write_markdown(files[2], runs, summary, group, metrics, title, timings)
-    files += plot(folder, summary, group, metric, title)
-    files += plot_learning_curves(folder, summary, group, metric, title)
+    if search and metric == "objective":
+        files += plot_trials(folder, runs, title)
+    else:
+        files += plot(folder, summary, group, metric, title)
+        files += plot_learning_curves(folder, summary, group, metric, title)
     console.print(f"  wrote {', '.join(str(f) for f in files)}", soft_wrap=True)
     return {"runs": runs, "summary": summary, "group": group, "files": files}
+
+
+def _objective_name(runs: pd.DataFrame) -> str | None:
+    """The `evaluation.objective` of a search's trials (objective.json), or None."""
+    if "objective" not in runs.columns or not runs["objective"].notna().any():
+        return None
+    names = runs["objective_name"].dropna().unique()
+    return ", ".join(map(str, names))
+
+
+def _trial_number(run: str) -> int | str:
+    name = Path(run).name
+    return int(name) if name.isdigit() else name
+
+
+def _print_best_trial(console, runs: pd.DataFrame) -> None:
+    from rich.markup import escape
+
+    done = runs[runs["objective"].notna()]
+    best = done.loc[done["objective"].idxmax()]
+    console.print(
+        escape(f"  best trial: {best['run']} objective={best['objective']:.4f} ")
+        + escape(f"[{best['overrides']}]"),
+        soft_wrap=True,
+    )
 
 
 def _has_values(runs: pd.DataFrame, metric: str) -> bool:

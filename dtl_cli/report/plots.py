@@ -132,3 +132,34 @@ def _is_count(value) -> bool:
         return float(value) >= 0
     except (TypeError, ValueError):
         return False
+
+
+TRIALS_PNG = "objective_by_trial.png"
+
+
+def plot_trials(out: Path, runs: pd.DataFrame, title: str) -> list[Path]:
+    """A search's objective per trial (dots) and the best so far (a step line), best ringed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    data = runs[runs["objective"].notna()].copy()
+    data = data[data["trial"].map(lambda t: isinstance(t, int))].sort_values("trial")
+    if data.empty:
+        return []
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    ax.plot(data["trial"], data["objective"], "o", label="trial")
+    ax.step(data["trial"], data["objective"].cummax(), where="post", label="best so far")
+    best = data.loc[data["objective"].idxmax()]
+    ax.plot([best["trial"]], [best["objective"]], "o", ms=14, mfc="none", mec="red", label="best")
+    ax.set_xlabel("trial (job number)")
+    ax.set_ylabel(f"objective ({', '.join(map(str, data['objective_name'].unique()))})")
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    path = out / TRIALS_PNG
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return [path]

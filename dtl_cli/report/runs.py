@@ -141,6 +141,10 @@ def read_run(folder: Path) -> dict[str, Any]:
                     row["peak_memory_mb"] = max(
                         row.get("peak_memory_mb", 0.0), float(info["peak_memory_mb"])
                     )
+    objective = _read_json_quietly(folder / "objective.json")
+    if isinstance(objective, dict) and isinstance(objective.get("value"), (int, float)):
+        metrics["objective"] = float(objective["value"])  # what a sweeper (Optuna) was given
+        row["objective_name"] = str(objective.get("name", ""))
     if metrics_file.is_file() and row["status"] == DONE:
         try:
             loaded = json.loads(metrics_file.read_text(encoding="utf-8"))

@@ -20,6 +20,7 @@ METRICS: dict[str, str] = {
     "gain.accuracy": "gain acc",
     "bli.nn.p@1": "BLI nn P@1",
     "bli.csls.p@1": "BLI csls P@1",
+    "objective": "objective",  # a hyperparameter search's evaluation.objective
 }
 # Short names accepted by --metric.
 ALIASES: dict[str, str] = {
@@ -124,9 +125,12 @@ def best_rows(summary: pd.DataFrame, metric: str) -> set[int]:
 
 
 def value_text(value: Any) -> str:
-    """A key's value as shown in tables and plot labels: 20.0 -> "20", others as str()."""
+    """A key's value as shown in tables and plot labels: 20.0 -> "20", 0.5 -> "0.5", floats
+    to 4 significant digits, others as str()."""
     if _is_number(value) and float(value).is_integer():
         return str(int(value))
+    if _is_number(value):
+        return f"{float(value):.4g}"  # searched rates: 0.0001494, not 0.00014936835544198
     return str(value)
 
 

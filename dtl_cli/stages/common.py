@@ -57,3 +57,13 @@ def training_args(cfg: DictConfig) -> dict:
 def tensorboard_dir(run_dir: Path, name: str) -> Path:
     """Where a training run's TensorBoard logs go: `<run folder>/tensorboard/<name>`."""
     return run_dir / "tensorboard" / name
+
+
+def dev_fraction(cfg: DictConfig) -> float:
+    """`evaluation.dev_fraction`: the share of the target training split held out as dev."""
+    fraction = float(cfg.evaluation.get("dev_fraction", 0.0) or 0.0)
+    if not 0.0 <= fraction < 1.0:
+        raise ConfigError(
+            f"evaluation.dev_fraction={fraction}: use a share in [0, 1), e.g. 0.2 (0: no dev split)"
+        )
+    return fraction

@@ -188,6 +188,7 @@ def finetune_key(cfg: DictConfig, k: int | str, repeat: int) -> str:
         "classifier": classifier_key(cfg),
         "map": map_key(cfg),
         "corpus": corpus_key(cfg, "target"),
+        **_dev(cfg),
     }
     return _key("finetune", payload)
 
@@ -202,8 +203,15 @@ def baseline_key(cfg: DictConfig, k: int | str, repeat: int) -> str:
         "k": k,
         "repeat": repeat,
         "seed": cfg.seed,
+        **_dev(cfg),
     }
     return _key("baseline", payload)
+
+
+def _dev(cfg: DictConfig) -> dict:
+    """A dev split changes the k-shot pool; without one the keys stay as they were."""
+    fraction = cfg.evaluation.get("dev_fraction", 0.0)
+    return {"dev_fraction": float(fraction)} if fraction else {}
 
 
 def all_keys(cfg: DictConfig, shots: Iterable[tuple[int | str, int]] = ()) -> dict[str, str]:

@@ -17,8 +17,9 @@ from rich.table import Table
 from dtl_cli import ui
 from dtl_cli.metrics import classification_metrics
 from dtl_cli.plots import plot_learning_curve
+from dtl_cli.splits import dev_split
 from dtl_cli.stages import entries
-from dtl_cli.stages.common import shots
+from dtl_cli.stages.common import dev_fraction, shots
 from dtl_cli.store import Store
 
 STAGE = "evaluate"
@@ -29,14 +30,25 @@ def is_cached(cfg: DictConfig, store: Store) -> bool:
     return False
 
 
+def _dev_split(cfg: DictConfig, store: Store, target, classes):
+    """(ids, labels) of the dev split held out of the target training split, or None."""
+    fraction = dev_fraction(cfg)
+    if not fraction:
+        return None
+    train = entries.read_labelled(cfg, store, "target", target, classes)
+    dev, _ = dev_split(train.labels, fraction, cfg.seed)
+    return train.ids[dev], train.labels[dev]
+
+
 def _score_all(
     cfg: DictConfig, store: Store
-) -> tuple[dict[int, list[dict]], np.ndarray, list[str]]:
-    """Test metrics of every (k, repeat): {k: [one dict per repeat]}, the test labels [n]
-    (class ids), class names."""
+) -> tuple[dict[int, list[dict]], np.ndarray, list[str], int]:
+    """Test (and dev) metrics of every (k, repeat): {k: [one dict per repeat]}, the test
+    labels [n] (class ids), class names, the dev split's size (0: none)."""
     target = entries.read_space(cfg, store, "target")
     classes = entries.class_names(cfg, store)
     test = entries.read_labelled(cfg, store, "target_test", target, classes)
+    dev = _dev_split(cfg, store, target, classes)
     carried = entries.carried_target_vectors(cfg, store, target)
     results: dict[int, list[dict]] = {}
     for k, repeat in shots(cfg):
@@ -44,21 +56,25 @@ def _score_all(
         base = entries.read_trained(cfg, store, "baseline", k, repeat, target)
         transfer = classification_metrics(test.labels, ft.predict(test.ids), classes)
         baseline = classification_metrics(test.labels, base.predict(test.ids), classes)
-        results.setdefault(ft.info["k"], []).append(
-            {
-                "repeat": repeat,
-                "strategy": ft.info["strategy"],
-                "transfer": transfer,
-                "baseline": {"kind": base.info["kind"], **baseline},
-                "finetune_history": ft.info["history"],
-                "baseline_history": base.info.get("history", {}),
+        row = {
+            "repeat": repeat,
+            "strategy": ft.info["strategy"],
+            "transfer": transfer,
+            "baseline": {"kind": base.info["kind"], **baseline},
+            "finetune_history": ft.info["history"],
+            "baseline_history": base.info.get("history", {}),
+        }
+        if dev is not None:  # held out of every k-shot sample: for hyperparameter search
+            row["dev"] = {
+                "transfer": classification_metrics(dev[1], ft.predict(dev[0]), classes),
+                "baseline": classification_metrics(dev[1], base.predict(dev[0]), classes),
             }
-        )
-    return results, test.labels, classes
+        results.setdefault(ft.info["k"], []).append(row)
+    return results, test.labels, classes, 0 if dev is None else len(dev[1])
 
 
 def run(cfg: DictConfig, store: Store, run_dir: Path) -> dict:
-    results, test_labels, classes = _score_all(cfg, store)
+    results, test_labels, classes, n_dev = _score_all(cfg, store)
     curve = [_summarise(k, runs) for k, runs in sorted(results.items())]
     last = curve[-1]
     bli = entries.read_bli(cfg, store)
@@ -79,6 +95,7 @@ def run(cfg: DictConfig, store: Store, run_dir: Path) -> dict:
         "transfer": last["transfer"],
         "baseline": last["baseline"],
         "gain": last["gain"],
+        **({"dev": last["dev"], "n_dev": n_dev} if n_dev else {}),
         "curve": curve,
         "bli": bli,
         "history": {
@@ -121,7 +138,20 @@ def _summarise(k: int, runs: list[dict]) -> dict:
             summary[f"{metric}_runs"] = values.tolist()
         row[side] = summary
     row["gain"] = {m: row["transfer"][m] - row["baseline"][m] for m in ("accuracy", "macro_f1")}
+    if "dev" in runs[0]:
+        row["dev"] = _dev_summary(runs)
     return row
+
+
+def _dev_summary(runs: list[dict]) -> dict:
+    """Dev-split means over the repeats of one k: transfer, baseline and their gain."""
+    dev: dict = {}
+    for side in ("transfer", "baseline"):
+        dev[side] = {
+            m: float(np.mean([r["dev"][side][m] for r in runs])) for m in ("accuracy", "macro_f1")
+        }
+    dev["gain"] = {m: dev["transfer"][m] - dev["baseline"][m] for m in ("accuracy", "macro_f1")}
+    return dev
 
 
 def _cell(summary: dict, metric: str) -> str:

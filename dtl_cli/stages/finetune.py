@@ -19,8 +19,9 @@ from omegaconf import DictConfig
 from dtl_cli import ui
 from dtl_cli.models.classifier import adapt_normalization, transplant
 from dtl_cli.models.training import finetune, fit_classifier, stratified_sample
+from dtl_cli.splits import dev_split
 from dtl_cli.stages import entries
-from dtl_cli.stages.common import resolve_k, shots, tensorboard_dir, training_args
+from dtl_cli.stages.common import dev_fraction, resolve_k, shots, tensorboard_dir, training_args
 from dtl_cli.stages.entries import Labelled, Space
 from dtl_cli.store import Store
 
@@ -88,10 +89,15 @@ def run(cfg: DictConfig, store: Store, run_dir: Path) -> dict:
     return {"shots": done, "entries": used}
 
 
-def k_shot_sample(labels: np.ndarray, k: int | str, repeat: int, seed: int) -> np.ndarray:
+def k_shot_sample(
+    labels: np.ndarray, k: int | str, repeat: int, seed: int, dev_fraction: float = 0.0
+) -> np.ndarray:
     """Indices into the target training split (class ids `labels` [n]): the same examples for
-    transfer and baseline; each repeat draws another sample."""
-    return stratified_sample(labels, resolve_k(k, len(labels)), seed=seed + repeat)
+    transfer and baseline; each repeat draws another sample. With a dev split
+    (`evaluation.dev_fraction`), only from the examples outside it."""
+    _, pool = dev_split(labels, dev_fraction, seed)
+    picked = stratified_sample(labels[pool], resolve_k(k, len(pool)), seed=seed + repeat)
+    return pool[picked]
 
 
 def _epochs_bar(what: str, epochs: int):
@@ -126,7 +132,7 @@ def _transfer(
     if cfg.model.adapt_norm:
         # AdaBN: target statistics from target training texts, labels unused.
         adapt_normalization(model, target.train.ids)
-    sample = k_shot_sample(target.train.labels, k, repeat, cfg.seed)
+    sample = k_shot_sample(target.train.labels, k, repeat, cfg.seed, dev_fraction(cfg))
     ft = cfg.model.finetune
     strategy = ft.strategy if len(sample) else "zero_shot"
     history: dict = {}
@@ -160,7 +166,7 @@ def _transfer(
 
 
 def _baseline(cfg, target: _Target, k, repeat: int, tmp: Path, run_dir: Path) -> dict:
-    sample = k_shot_sample(target.train.labels, k, repeat, cfg.seed)
+    sample = k_shot_sample(target.train.labels, k, repeat, cfg.seed, dev_fraction(cfg))
     if not len(sample):
         # No target labels at all: the best label-free guess is the source's majority class.
         majority = int(np.bincount(target.source_labels).argmax())
