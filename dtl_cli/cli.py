@@ -24,12 +24,16 @@ TOOLS = {
     "report": "summarise run/sweep folders: table, report.csv/.md, plots (dtl report --help)",
     "info": "versions, the devices TensorFlow sees, and what a config would use",
     "store": "the stage store: ls (kinds, sizes, last use), gc (by age or unused), verify",
+    "predict": "classify new documents with a run's model: label + probabilities (CSV/JSONL)",
+    "export": "a run's model as a standalone predictor, mapped vectors, induced dictionary",
 }
 
 USAGE = f"""\
 usage: dtl VERB [OVERRIDE ...] [-m] [--cfg job] [--help] [--info]
        dtl report PATH ... [--metric M] [--group KEY,...] [--out DIR] [--timings]
        dtl store ls | gc [--older-than 30d] [--unreferenced PATH] [--dry-run] | verify
+       dtl predict RUN [INPUT] [--out FILE] [--k K] [--repeat R]
+       dtl export RUN --out DIR [--k K] [--repeat R]
 
 dtl {__version__}: deep-transfer-learning experiments across languages, from Hydra configs.
 
@@ -71,6 +75,10 @@ def main(argv: list[str] | None = None) -> int:
         from dtl_cli.store_cli import main as store_main
 
         return store_main(rest)
+    if verb in ("predict", "export"):
+        from dtl_cli import use_cli
+
+        return (use_cli.predict_main if verb == "predict" else use_cli.export_main)(rest)
     if verb == "info":
         from dtl_cli.info import main as info_main
 

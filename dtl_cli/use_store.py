@@ -1,0 +1,49 @@
+"""Reading a run's store entries for `dtl predict` / `dtl export` (imports TensorFlow)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dtl_cli.embed.io import write_vec
+from dtl_cli.exported import TextClassifier
+from dtl_cli.runs import Run
+from dtl_cli.stages import entries
+from dtl_cli.store import Store
+
+DICTIONARY_FILE = "dictionary.txt"
+
+
+def read_classifier(run: Run, k, repeat: int) -> TextClassifier:
+    """The fine-tuned model of (k, repeat) with the target tokenizer and vocabulary."""
+    trained = entries.read_trained(run.cfg, Store(run.cfg.paths.store), "finetune", k, repeat)
+    return TextClassifier(
+        model=trained.model,
+        words=trained.space.words,
+        classes=trained.classes,
+        tokenizer=str(trained.tokenizer),
+        lowercase=bool(trained.lowercase),
+        max_len=int(trained.max_len),
+        about={"run": str(run.folder.resolve()), "k": k, "repeat": repeat},
+    )
+
+
+def export_spaces(run: Run, out: Path) -> list[str]:
+    """vectors-<src>.txt (source mapped: W x + b), vectors-<tgt>.txt and dictionary.txt."""
+    from dtl_cli.align.mappings import apply_map
+
+    cfg, store = run.cfg, Store(run.cfg.paths.store)
+    source = entries.read_space(cfg, store, "source")
+    target = entries.read_space(cfg, store, "target")
+    fitted = entries.read_map(cfg, store)
+    src_lang, tgt_lang = str(cfg.dataset.source.lang), str(cfg.dataset.target.lang)
+    files = [f"vectors-{src_lang}.txt", f"vectors-{tgt_lang}.txt", DICTIONARY_FILE]
+    write_vec(out / files[0], source.words, apply_map(source.vectors, fitted.W, fitted.b))
+    write_vec(out / files[1], target.words, target.vectors)
+    induced = store.path("bli", entries.bli_key(cfg)) / "induced_dictionary.tsv"
+    pairs = []
+    if induced.is_file():
+        for line in induced.read_text(encoding="utf-8").splitlines()[1:]:
+            source_word, target_word, *_ = line.split("\t")
+            pairs.append(f"{source_word} {target_word}\n")
+    (out / DICTIONARY_FILE).write_text("".join(pairs), encoding="utf-8")
+    return files
