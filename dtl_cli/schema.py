@@ -193,6 +193,8 @@ class LoggerConfig:
     # null: a file store in <paths.output>/mlruns; or a path, file:/..., http://host:5000
     tracking_uri: str | None = None
     experiment: str = "dtl"
+    # TensorBoard's HParams view: <run>/tensorboard/hparams/ with the config and final numbers.
+    tensorboard_hparams: bool = False
 
 
 @dataclass

@@ -186,17 +186,31 @@ class Tracking(Callback):
             raise SystemExit(2)
 
     def on_job_end(self, config: DictConfig, job_return: Any = None, **kwargs) -> None:
-        if not _wanted(config):
+        logger = config.get("logger")
+        hparams = bool(logger and logger.get("tensorboard_hparams"))
+        if not _wanted(config) and not hparams:
             return
-        logger = config.logger
         run_dir = Path(str(config.hydra.runtime.output_dir))
         job = OmegaConf.masked_copy(config, [key for key in config if key != "hydra"])
         params = dict(flatten(OmegaConf.to_container(job, resolve=True)))
+        if hparams:
+            _log_hparams(run_dir, params)
+        if not _wanted(config):
+            return
         uri = tracking_uri(logger.get("tracking_uri"), str(config.paths.output))
         run_id = log_run(run_dir, params, uri, str(logger.get("experiment", "dtl")))
         from dtl_cli import ui
 
         ui.info(f"MLflow run {run_id} in {uri}")
+
+
+def _log_hparams(run_dir: Path, params: dict[str, Any]) -> None:
+    from dtl_cli.hparams import log_hparams
+
+    metrics_file, record_file = run_dir / "metrics.json", run_dir / "run.json"
+    metrics = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
+    record = json.loads(record_file.read_text()) if record_file.is_file() else {}
+    log_hparams(run_dir, params, {**stage_metrics(record), **final_metrics(metrics)})
 
 
 def _wanted(config: DictConfig) -> bool:

@@ -107,3 +107,19 @@ def test_log_run_writes_one_run_with_nested_models_into_a_file_store(tmp_path, m
     losses = client.get_metric_history(by_name["source classifier"], "loss")
     assert [m.value for m in sorted(losses, key=lambda m: m.step)] == [1.0, 0.5, 0.25]
     assert os.path.isdir(tmp_path / "outputs" / "mlruns")
+
+
+def test_hparams_summary_holds_the_config_and_the_final_numbers(tmp_path):
+    from tensorboard.backend.event_processing import event_accumulator
+
+    from dtl_cli.hparams import log_hparams, scalar_params
+
+    plain = scalar_params({"a": [1, 2], "b": None, "c": 0.5})
+    assert plain == {"a": "[1, 2]", "b": "None", "c": 0.5}
+    folder = log_hparams(tmp_path, {"mapping.method": "linear"}, final_metrics(METRICS))
+    events = event_accumulator.EventAccumulator(str(folder))
+    events.Reload()
+    assert "_hparams_/session_start_info" in events.Tags()["tensors"]
+    assert {"transfer.accuracy", "bli.nn.p_at_1"} <= set(events.Tags()["tensors"])
+    start = events.SummaryMetadata("_hparams_/session_start_info").plugin_data.content
+    assert b"mapping.method" in start and b"linear" in start
