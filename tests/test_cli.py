@@ -40,7 +40,7 @@ def test_unknown_verb_is_one_line_and_exit_2():
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "dtl: error: unknown verb 'trian'; choose one of pretrain, map, finetune, transfer, "
-        "evaluate, run, report, info, store (dtl --help)"
+        "evaluate, run, report, info, store, predict, export (dtl --help)"
     ]
 
 
