@@ -67,7 +67,8 @@ class EmbeddingConfig:
     epochs: int = 5
     skipgram: bool = True
     negative: int = 5
-    workers: int = 1
+    # 1: deterministic; N threads, or auto (every core): faster, not bit-reproducible
+    workers: Any = 1
     # fasttext: character n-grams of min_n..max_n characters, hashed into `bucket` rows.
     min_n: int = 1
     max_n: int = 4

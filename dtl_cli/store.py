@@ -17,6 +17,7 @@ import fcntl
 import hashlib
 import json
 import os
+import resource
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -156,7 +157,7 @@ class Store:
             shutil.rmtree(tmp, ignore_errors=True)
             tmp.mkdir(parents=True)
             try:
-                started = time.time()
+                started, cpu = time.time(), _cpu_seconds()
                 summary = build(tmp) or {}
                 record = {
                     **(meta or {}),
@@ -164,6 +165,8 @@ class Store:
                     "key": key,
                     "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
                     "seconds": round(time.time() - started, 3),
+                    # this process's threads and its finished child processes (e.g. a pool)
+                    "cpu_seconds": round(_cpu_seconds() - cpu, 3),
                     "summary": summary,
                     "files": {
                         str(p.relative_to(tmp)): file_record(p)
@@ -186,6 +189,12 @@ class Store:
             pid_text = tmp.name.rsplit("-", 1)[-1]
             if pid_text.isdigit() and not _process_alive(int(pid_text)):
                 shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _cpu_seconds() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def file_record(path: Path) -> dict[str, Any]:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 from gensim.models import FastText, Word2Vec
@@ -25,9 +27,21 @@ class _EpochCallback(CallbackAny2Vec):
         self.epoch += 1
 
 
+@contextmanager
+def _quiet_gensim() -> Iterator[None]:
+    logger = logging.getLogger("gensim")
+    previous = logger.level
+    logger.setLevel(max(previous, logging.WARNING))
+    try:
+        yield
+    finally:
+        logger.setLevel(previous)
+
+
 def train_word2vec(
-    sentences: Iterable[list[str]],
+    sentences: Iterable[list[str]] | None = None,
     *,
+    corpus_file: str | Path | None = None,
     dim: int = 50,
     window: int = 5,
     min_count: int = 2,
@@ -41,12 +55,11 @@ def train_word2vec(
 ) -> tuple[list[str], np.ndarray]:
     """Train word2vec; returns ``(words, vectors)`` with vectors float32 [V, dim].
 
-    ``sentences`` must be re-iterable (a list of token lists, or an object whose ``__iter__``
-    re-reads a file): it is read once for the vocabulary and once per epoch. Words come in
-    descending frequency order; ``max_vocab`` keeps at most that many (gensim raises the
-    effective min_count to fit). ``sg=1`` is skip-gram, ``sg=0`` CBOW. Results are
-    reproducible for a fixed ``seed`` only with ``workers=1``; more workers train faster but
-    thread scheduling makes the vectors differ from run to run.
+    The text: ``sentences``, re-iterable (read once for the vocabulary, once per epoch), or
+    ``corpus_file``, space-separated tokens, a document per line, read by gensim in C (faster,
+    scales over workers; other numbers than the iterable). Words come by descending
+    frequency; ``max_vocab`` keeps at most that many. ``sg=1`` is skip-gram, ``sg=0`` CBOW.
+    Reproducible for a fixed ``seed`` only with ``workers=1`` (threads reorder updates).
     """
     model = Word2Vec(
         vector_size=dim,
@@ -59,12 +72,13 @@ def train_word2vec(
         max_final_vocab=max_vocab,
         epochs=epochs,
     )
-    return _train(model, sentences, min_count, epochs, on_epoch)
+    return _train(model, _text(sentences, corpus_file), min_count, epochs, on_epoch)
 
 
 def train_fasttext(
-    sentences: Iterable[list[str]],
+    sentences: Iterable[list[str]] | None = None,
     *,
+    corpus_file: str | Path | None = None,
     dim: int = 50,
     window: int = 5,
     min_count: int = 2,
@@ -81,7 +95,8 @@ def train_fasttext(
 ) -> tuple[list[str], np.ndarray]:
     """Train fastText (word2vec over words and their character n-grams of ``min_n`` to
     ``max_n`` characters, hashed into ``bucket`` rows); returns ``(words, vectors)`` like
-    ``train_word2vec``, each word's vector including its n-grams'.
+    ``train_word2vec`` (the same two ways to give the text), each word's vector including its
+    n-grams'.
 
     Subwords let words that share characters share statistics: useful for Chinese words
     (n-grams of 1 character are the characters themselves) and small corpora.
@@ -102,35 +117,39 @@ def train_fasttext(
         max_final_vocab=max_vocab,
         epochs=epochs,
     )
-    return _train(model, sentences, min_count, epochs, on_epoch)
+    return _train(model, _text(sentences, corpus_file), min_count, epochs, on_epoch)
 
 
-def _train(model, sentences, min_count: int, epochs: int, on_epoch) -> tuple[list[str], np.ndarray]:
-    """Build the vocabulary of a gensim word2vec or fastText model and train it."""
+def _text(sentences, corpus_file) -> dict:
+    """gensim's keyword for the text: corpus_iterable or corpus_file."""
+    if (sentences is None) == (corpus_file is None):
+        raise TypeError("give exactly one of sentences and corpus_file")
+    if corpus_file is not None:
+        return {"corpus_file": str(corpus_file)}
     if iter(sentences) is sentences:
         raise TypeError(
             "sentences must be re-iterable (a list or an object with __iter__), "
             "not a one-shot iterator or generator"
         )
-    gensim_logger = logging.getLogger("gensim")
-    previous_level = gensim_logger.level
-    gensim_logger.setLevel(max(previous_level, logging.WARNING))
-    try:
-        model.build_vocab(sentences)
+    return {"corpus_iterable": sentences}
+
+
+def _train(
+    model, text: dict, min_count: int, epochs: int, on_epoch
+) -> tuple[list[str], np.ndarray]:
+    """Build the vocabulary of a gensim word2vec or fastText model and train it."""
+    with _quiet_gensim():
+        model.build_vocab(**text)
         if len(model.wv) == 0:
             raise DataError(
                 f"no word occurs at least min_count={min_count} times; "
                 "the corpus is too small or min_count too high"
             )
-        callbacks = [_EpochCallback(on_epoch, epochs)] if on_epoch is not None else []
         model.train(
-            sentences,
+            **text,
             total_examples=model.corpus_count,
+            total_words=model.corpus_total_words,
             epochs=epochs,
-            callbacks=callbacks,
+            callbacks=[_EpochCallback(on_epoch, epochs)] if on_epoch is not None else [],
         )
-    finally:
-        gensim_logger.setLevel(previous_level)
-    words = list(model.wv.index_to_key)
-    vectors = np.array(model.wv.vectors, dtype=np.float32)
-    return words, vectors
+    return list(model.wv.index_to_key), np.array(model.wv.vectors, dtype=np.float32)

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 # removes the old one).
 VERSIONS = {
     "corpus": 1,
-    "embeddings": 1,
+    "embeddings": 2,  # 2: gensim reads the corpus entry's token file (corpus_file)
     "classifier": 1,
     "map": 2,  # 2: linear fits target -> source on its own; self-learning drift guard
     "bli": 1,

@@ -36,6 +36,13 @@ def check_options(cfg: DictConfig) -> None:
     script = cfg.dataset.dictionary.get("script", "auto")
     if script not in SCRIPTS:
         raise ConfigError(f"dataset.dictionary.script={script!r} is not one of {SCRIPTS}")
+    workers = cfg.embedding.workers
+    if workers != "auto" and (
+        isinstance(workers, bool) or not isinstance(workers, int) or workers < 1
+    ):
+        raise ConfigError(
+            f"embedding.workers={workers!r}: use 1 (deterministic), a number of threads, or auto"
+        )
     m = cfg.mapping
     if m.method not in METHODS:
         raise ConfigError(f"mapping.method={m.method!r} is not one of {METHODS}")

@@ -8,8 +8,10 @@ changed: another `model.*` retrains the classifier, never the word vectors.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from functools import partial
+from itertools import chain, islice
 from pathlib import Path
 
 import pandas as pd
@@ -24,13 +26,15 @@ from dtl_cli.stages import entries
 from dtl_cli.stages.common import tensorboard_dir, training_args
 from dtl_cli.stages.entries import PARTS, SIDES
 from dtl_cli.store import Store
+from dtl_cli.text.parallel import available_cores, tokenize_all
 from dtl_cli.text.readers import iter_lines, read_labelled
-from dtl_cli.text.tokenize import make_tokenizer
 
 STAGE = "pretrain"
 TRAINERS = {"word2vec": train_word2vec, "fasttext": train_fasttext}
 # Entries whose labels must be source classes (checked on reused entries too).
 _TARGET_CORPORA = {"corpus[target]": "target", "corpus[target_test]": "target_test"}
+_SAID_AUTO: list[bool] = []
+PARALLEL_FROM_BYTES = 4 << 20  # smaller corpus parts are tokenised in this process
 LARGE_CORPUS = 5_000_000  # tokens: above this, say that embedding.workers=auto is faster
 
 
@@ -115,20 +119,28 @@ def _corpus(cfg: DictConfig, store: Store, part: str, tmp: Path) -> dict:
             )
     else:  # before anything is written: a label the classifier cannot know
         entries.class_ids(labels, entries.class_names(cfg, store), node[split].path, where)
-    tokenize = make_tokenizer(node.tokenizer, lowercase=node.lowercase)
     unlabelled = [] if part == "target_test" else list(node.unlabelled)
-    counts = entries.write_corpus(
-        tmp,
-        (tokenize(text) for text in frame["text"]),
-        labels,
-        (tokenize(line) for line in _lines(unlabelled)),
+    texts = chain(frame["text"], _lines(unlabelled))
+    small = _text_bytes(frame, unlabelled) < PARALLEL_FROM_BYTES
+    tokens = tokenize_all(
+        texts, node.tokenizer, lowercase=node.lowercase, workers=1 if small else None
     )
+    counts = entries.write_corpus(tmp, islice(tokens, len(frame)), labels, tokens)
     ui.info(
         f"corpus {part}: {counts['labelled']} labelled + {counts['unlabelled']} unlabelled "
         f"documents, {counts['tokens']} tokens"
         + (f"; labels {', '.join(classes)}" if part == "source" else "")
     )
     return counts
+
+
+def _text_bytes(frame: pd.DataFrame, files: list[str]) -> int:
+    """About how many bytes of text a corpus part holds (gzip: 3x the file)."""
+    total = int(frame["text"].str.len().sum())
+    for file in files:
+        size = os.path.getsize(file) if os.path.isfile(file) else 0
+        total += 3 * size if str(file).endswith(".gz") else size
+    return total
 
 
 def _lines(files: list[str]) -> Iterator[str]:
@@ -155,16 +167,22 @@ def _build_embeddings(cfg: DictConfig, store: Store, side: str, tmp: Path) -> di
     n_tokens = sum(c.n_tokens for c in corpora)
     if n_tokens == 0:
         raise DataError(f"dataset.{side}: no tokens at all in the {side} text; check the files")
-    if n_tokens > LARGE_CORPUS and emb.workers == 1:
+    workers = word2vec_workers(emb.workers)
+    if n_tokens > LARGE_CORPUS and workers == 1:
         ui.info(
             f"{side}: {n_tokens} tokens; embedding.workers=auto trains word2vec on every core "
             "(faster, but gensim is then not bit-reproducible)"
         )
     subwords = {k: emb[k] for k in ("min_n", "max_n", "bucket")} if emb.method == "fasttext" else {}
+    # One token file: gensim reads it in C; two (transductive): an iterable over both.
+    files = [c.token_file for c in corpora]
+    text = (
+        {"corpus_file": files[0]} if len(files) == 1 else {"sentences": entries.TokenFile(*files)}
+    )
     with ui.progress(f"{emb.method} {side}", emb.epochs) as bar:
         try:
             words, vectors = TRAINERS[emb.method](
-                entries.TokenFile(*(c.token_file for c in corpora)),
+                **text,
                 **subwords,
                 dim=emb.dim,
                 window=emb.window,
@@ -173,7 +191,7 @@ def _build_embeddings(cfg: DictConfig, store: Store, side: str, tmp: Path) -> di
                 sg=int(emb.skipgram),
                 negative=emb.negative,
                 seed=cfg.seed,
-                workers=emb.workers,
+                workers=workers,
                 max_vocab=emb.max_vocab,
                 on_epoch=lambda epoch, total: bar.advance(),
             )
@@ -181,6 +199,20 @@ def _build_embeddings(cfg: DictConfig, store: Store, side: str, tmp: Path) -> di
             raise DataError(f"dataset.{side}: {err}") from None
     ui.info(f"{side}: {len(words)} words x {vectors.shape[1]} dims from {n_tokens} tokens")
     return entries.write_embeddings(tmp, words, vectors)
+
+
+def word2vec_workers(setting: int | str) -> int:
+    """`embedding.workers` as a thread count (auto: every core, said once per process)."""
+    if setting != "auto":
+        return int(setting)
+    cores = available_cores()
+    if not _SAID_AUTO:
+        _SAID_AUTO.append(True)
+        ui.info(
+            f"embedding.workers=auto: word2vec on {cores} cores; gensim is then not "
+            "bit-reproducible (the same seed gives slightly different vectors)"
+        )
+    return cores
 
 
 def _build_classifier(cfg: DictConfig, store: Store, tmp: Path, run_dir: Path | None) -> dict:

@@ -105,3 +105,19 @@ def test_fasttext_trains_on_the_tiny_corpus_and_shares_subwords():
     assert len(same) > 50 and np.mean(same) > np.mean(other) + 0.2
     with pytest.raises(ValueError, match="min_n"):
         train_fasttext(docs, min_n=3, max_n=2)
+
+
+def test_corpus_file_input_is_deterministic_with_one_worker(tmp_path):
+    path = tmp_path / "tokens.txt"
+    path.write_text("".join(" ".join(s) + "\n" for s in _corpus()), encoding="utf-8")
+    kwargs = dict(dim=16, window=3, min_count=1, epochs=3, seed=7)
+    seen = []
+    words_a, vectors_a = train_word2vec(
+        corpus_file=path, on_epoch=lambda i, n: seen.append(i), **kwargs
+    )
+    words_b, vectors_b = train_word2vec(corpus_file=str(path), **kwargs)
+    assert words_a == words_b and sorted(words_a) == sorted(ANIMALS + METALS)
+    np.testing.assert_array_equal(vectors_a, vectors_b)
+    assert seen == [0, 1, 2]
+    with pytest.raises(TypeError, match="exactly one"):
+        train_word2vec(_corpus(), corpus_file=path)
