@@ -9,16 +9,9 @@ import os
 import sys
 
 from dtl_cli import __version__
+from dtl_cli.verbs import VERBS
 
-# verb -> one line of help (kept here, not imported from pipeline, so --help stays instant)
-VERBS = {
-    "pretrain": "tokenize, train word vectors per language, train the source classifier",
-    "map": "learn f(x) = W x + b from the source into the target space, report BLI",
-    "finetune": "carry the classifier into the target language, fine-tune on k examples",
-    "transfer": "map, then finetune",
-    "evaluate": "target test metrics beside a target-only baseline -> metrics.json",
-    "run": "all four stages: pretrain, map, finetune, evaluate",
-}
+HELP = {verb: text for verb, (text, _) in VERBS.items()}
 # Verbs that read run folders instead of running stages: no Hydra, no TensorFlow.
 TOOLS = {
     "report": "summarise run/sweep folders: table, report.csv/.md, plots (dtl report --help)",
@@ -38,7 +31,7 @@ usage: dtl VERB [OVERRIDE ...] [-m] [--cfg job] [--help] [--info]
 dtl {__version__}: deep-transfer-learning experiments across languages, from Hydra configs.
 
 verbs:
-{chr(10).join(f"  {verb:<10}{text}" for verb, text in {**VERBS, **TOOLS}.items())}
+{chr(10).join(f"  {verb:<10}{text}" for verb, text in {**HELP, **TOOLS}.items())}
 
 Each verb runs the stages it needs; stages already in the store are reused.
 Overrides are Hydra's: `dtl run mapping=linear evaluation.k=50 device=cpu`.
@@ -48,9 +41,6 @@ Sweeps: `dtl transfer -m mapping=linear,procrustes evaluation.k=0,100`, then
 Completion of verbs, groups and keys: eval "$(dtl -sc install=bash)" (or install=zsh).
 Errors print one line; set HYDRA_FULL_ERROR=1 for a traceback.
 """
-
-# Jobs of a basic-launcher sweep that failed with a user error (they run in this process).
-FAILED_JOBS: list[str] = []
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -94,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run_hydra(verb: str, overrides: list[str]) -> int:
-    from dtl_cli.hydra_app import check_overrides, hydra_entry
+    from dtl_cli.hydra_app import FAILED_JOBS, check_overrides, hydra_entry
 
     problem = check_overrides(overrides)
     if problem:

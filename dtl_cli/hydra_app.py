@@ -23,6 +23,9 @@ from dtl_cli.schema import register
 
 register()
 CONFIG_MODULE = "dtl_cli.configs"
+# A sweep's jobs that failed with a user error, for `cli` to report: appended by jobs of the
+# basic launcher (they run in this process), set by SweepFailures for parallel launchers.
+FAILED_JOBS: list[str] = []
 
 
 def check_overrides(args: list[str]) -> str | None:
@@ -182,8 +185,6 @@ def one_line(err: Exception) -> str:
 @hydra.main(version_base="1.3", config_path="pkg://dtl_cli.configs", config_name="config")
 def hydra_entry(cfg: DictConfig) -> float | None:
     """Runs the verb's stages; returns `evaluation.objective`'s value for a sweeper (or None)."""
-    from dtl_cli import cli
-
     hydra_cfg = HydraConfig.get()
     verb = hydra_cfg.job.name
     run_dir = Path(hydra_cfg.runtime.output_dir)
@@ -211,7 +212,7 @@ def hydra_entry(cfg: DictConfig) -> float | None:
         ui.error(str(err))
         (run_dir / "status.txt").write_text(f"failed: {err}\n")
         if hydra_cfg.mode == RunMode.MULTIRUN:
-            cli.FAILED_JOBS.append(f"job {hydra_cfg.job.num}: {err}")
+            FAILED_JOBS.append(f"job {hydra_cfg.job.num}: {err}")
             return
         sys.exit(2)
 
@@ -234,7 +235,7 @@ class SweepFailures(Callback):
     """Counts a sweep's failed jobs from their `status.txt`, in the process that launched them.
 
     The basic launcher runs jobs in this process, but parallel ones (joblib, submitit) run them
-    in others, where `cli.FAILED_JOBS` is out of reach; the folders are not. Registered in
+    in others, where `FAILED_JOBS` is out of reach; the folders are not. Registered in
     configs/config.yaml under `hydra.callbacks`.
     """
 
@@ -242,20 +243,16 @@ class SweepFailures(Callback):
         self.started = time.time()
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
-        from dtl_cli import cli
+        from dtl_cli.report.runs import natural_path_key
 
         sweep_dir = Path(str(config.hydra.sweep.dir))
         started = getattr(self, "started", 0.0) - 1.0
         failed = []
-        for status in sorted(sweep_dir.rglob("status.txt"), key=_job_order):
+        for status in sorted(sweep_dir.rglob("status.txt"), key=natural_path_key):
             if status.stat().st_mtime < started:  # left by an earlier sweep into the same folder
                 continue
             text = status.read_text(encoding="utf-8", errors="replace").strip()
             if text.startswith("failed"):
                 job = status.parent.relative_to(sweep_dir)
                 failed.append(f"job {job}: {text.removeprefix('failed:').strip()}")
-        cli.FAILED_JOBS[:] = failed
-
-
-def _job_order(path: Path) -> list[tuple[int, str]]:
-    return [(int(p), "") if p.isdigit() else (1 << 30, p) for p in path.parts]
+        FAILED_JOBS[:] = failed

@@ -18,18 +18,7 @@ from omegaconf import DictConfig
 from dtl_cli import __version__, ui
 from dtl_cli.device import device_scope
 from dtl_cli.store import Store
-
-STAGES = ("pretrain", "map", "finetune", "evaluate")
-
-# verb -> the stages it asks for (their help lines live in cli.py)
-VERBS: dict[str, tuple[str, ...]] = {
-    "pretrain": ("pretrain",),
-    "map": ("map",),
-    "finetune": ("finetune",),
-    "transfer": ("map", "finetune"),
-    "evaluate": ("evaluate",),
-    "run": STAGES,
-}
+from dtl_cli.verbs import STAGES, VERBS
 
 
 def peak_memory_mb() -> float:
@@ -39,7 +28,7 @@ def peak_memory_mb() -> float:
 
 def run_pipeline(verb: str, cfg: DictConfig, run_dir: Path, devices: list[str]) -> dict:
     """Run `verb`'s stages (and any missing upstream ones); write `run.json` in `run_dir`."""
-    wanted = VERBS[verb]
+    _, wanted = VERBS[verb]
     last = STAGES.index(wanted[-1])
     store = Store(cfg.paths.store, say=ui.info)
     record: dict = {

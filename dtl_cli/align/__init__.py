@@ -9,8 +9,8 @@ from dtl_cli.align.mappings import (
     identity_map,
     invert_map,
 )
-from dtl_cli.align.normalize import normalize
-from dtl_cli.align.retrieval import knn_mean_similarity, topk, topk_methods, unit_rows
+from dtl_cli.align.normalize import normalize, unit_rows
+from dtl_cli.align.retrieval import knn_mean_similarity, topk, topk_methods
 from dtl_cli.align.selection import top_columns
 from dtl_cli.align.self_learning import csls_induce, fit_self_learning, identical_pairs
 

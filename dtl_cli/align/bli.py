@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from dtl_cli.align.retrieval import topk, topk_methods
-from dtl_cli.errors import DataError
+from dtl_cli.errors import DataError, decode_utf8_line
+from dtl_cli.text.vocab import first_index
 
 
 def read_dictionary(path: str | Path) -> list[tuple[str, str]]:
@@ -34,13 +35,7 @@ def read_dictionary(path: str | Path) -> list[tuple[str, str]]:
         ) from None
     pairs: list[tuple[str, str]] = []
     for line_no, raw_line in enumerate(raw.splitlines(), start=1):
-        try:
-            line = raw_line.decode("utf-8")
-        except UnicodeDecodeError as err:
-            raise DataError(
-                f"{path}:{line_no}: invalid UTF-8 byte at column {err.start + 1}; "
-                "re-encode the file as UTF-8"
-            ) from None
+        line = decode_utf8_line(path, raw_line, line_no)
         if line_no == 1:
             line = line.removeprefix("\ufeff")
         fields = line.split()
@@ -71,10 +66,7 @@ def filter_pairs(
 def _word_index(words: Sequence[str], vecs: np.ndarray, side: str) -> dict[str, int]:
     if len(words) != len(vecs):
         raise ValueError(f"{side}: {len(words)} words but {len(vecs)} vectors")
-    index: dict[str, int] = {}
-    for row, word in enumerate(words):
-        index.setdefault(word, row)
-    return index
+    return first_index(words)
 
 
 def evaluate_bli(

@@ -29,19 +29,12 @@ from contextlib import contextmanager
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from dtl_cli.align.normalize import unit_rows
 from dtl_cli.align.selection import Running, column_shift, group_layout, update_top
 
 METHODS = ("nn", "csls")
 # One similarity tile holds about this many float32 values (32 MB).
 _BLOCK_VALUES = 1 << 23
-
-
-def unit_rows(X: np.ndarray) -> np.ndarray:
-    """Return X [n, d] as float32 with rows scaled to L2 length 1 (zero rows stay zero)."""
-    X = np.asarray(X, dtype=np.float32)
-    norms = np.linalg.norm(X, axis=1, keepdims=True)
-    norms[norms == 0] = 1.0
-    return (X / norms).astype(np.float32)
 
 
 def _batches(n: int, batch_size: int):

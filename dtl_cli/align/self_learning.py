@@ -25,7 +25,9 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from dtl_cli.align.mappings import apply_map, fit_procrustes
-from dtl_cli.align.retrieval import tiled_top, unit_rows
+from dtl_cli.align.normalize import unit_rows
+from dtl_cli.align.retrieval import tiled_top
+from dtl_cli.text.vocab import first_index
 
 _NUMERAL = re.compile(r"[0-9]+(?:[.,][0-9]+)*")
 
@@ -38,9 +40,7 @@ def identical_pairs(
     With ``numerals_only`` only strings of digits (``2018``, ``3.5``) count. Pairs come in
     source-vocabulary order; the first occurrence of a repeated word is used.
     """
-    tgt_index: dict[str, int] = {}
-    for row, word in enumerate(tgt_words):
-        tgt_index.setdefault(word, row)
+    tgt_index = first_index(tgt_words)
     seen: set[str] = set()
     pairs = []
     for row, word in enumerate(src_words):

@@ -11,9 +11,7 @@ import pandas as pd
 
 from dtl_cli.report.runs import FAILED, RUNNING
 from dtl_cli.report.summarise import best_rows, fixed_overrides, metric_title, value_text
-
-# Pipeline stages in order: the timing columns `seconds.<stage>` taken from run.json.
-STAGES = ("pretrain", "map", "finetune", "evaluate")
+from dtl_cli.verbs import STAGES  # in order: the timing columns `seconds.<stage>` of run.json
 
 
 def format_cell(mean: float, std: float) -> str:

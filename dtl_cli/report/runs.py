@@ -63,10 +63,10 @@ def find_runs(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
                 f"no dtl runs under {path} (a run folder holds .hydra/overrides.yaml or "
                 "run.json); give a folder below outputs/"
             )
-    return sorted(found, key=_natural_path_key)
+    return sorted(found, key=natural_path_key)
 
 
-def _natural_path_key(path: Path) -> list[Any]:
+def natural_path_key(path: Path) -> list[Any]:
     """Sort `.../10` after `.../9`: job numbers are folder names."""
     return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in path.parts]
 

@@ -26,6 +26,7 @@ from dtl_cli.stages.entries import Map, Space
 from dtl_cli.stages.options import multistep_steps
 from dtl_cli.store import Store
 from dtl_cli.text.script import DictionaryScript, convert_dictionary
+from dtl_cli.text.vocab import first_index
 
 STAGE = "map"
 SIDES = entries.SIDES
@@ -76,7 +77,7 @@ def seed_index_pairs(cfg: DictConfig, src_words, tgt_words) -> tuple[np.ndarray,
         ui.info(f"seed: {len(pairs)} {seed} strings in both vocabularies")
         return pairs, {"seed_pairs_used": len(pairs), "seed_pairs_dropped": 0}
     pairs, script = read_converted(cfg, "seed", src_words, tgt_words)
-    kept, dropped = filter_pairs(pairs, _first_rows(src_words), _first_rows(tgt_words))
+    kept, dropped = filter_pairs(pairs, first_index(src_words), first_index(tgt_words))
     if not kept:
         raise DataError(
             f"{cfg.dataset.dictionary.seed}: none of its {len(pairs)} pairs has both words in "
@@ -97,13 +98,6 @@ def seed_index_pairs(cfg: DictConfig, src_words, tgt_words) -> tuple[np.ndarray,
     if script:
         info["dictionary_script"] = {"conversion": script.conversion, "converted": script.changed}
     return np.array(kept, dtype=np.int64).reshape(-1, 2), info
-
-
-def _first_rows(words) -> dict[str, int]:
-    index: dict[str, int] = {}
-    for i, w in enumerate(words):
-        index.setdefault(w, i)
-    return index
 
 
 def read_converted(

@@ -80,12 +80,9 @@ def _first_bad_utf8_line(path: Path) -> DataError:
     with open(path, "rb") as handle:
         for line_no, raw in enumerate(handle, start=1):
             try:
-                raw.decode("utf-8")
-            except UnicodeDecodeError as err:
-                return DataError(
-                    f"{path}:{line_no}: not UTF-8 (byte 0x{raw[err.start]:02x} at column "
-                    f"{err.start + 1}); re-save the file as UTF-8"
-                )
+                decode_utf8_line(path, raw, line_no)
+            except DataError as err:
+                return err
     return DataError(f"{path}: not UTF-8; re-save the file as UTF-8")
 
 

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 
 PAD = 0
 OOV = 1
+
+
+def first_index(words: Iterable[str], offset: int = 0) -> dict[str, int]:
+    """Map each word to ``offset +`` the position of its first occurrence in ``words``."""
+    index: dict[str, int] = {}
+    for position, word in enumerate(words, start=offset):
+        index.setdefault(word, position)
+    return index
 
 
 def build_vocab(words: list[str]) -> dict[str, int]:
@@ -14,10 +24,7 @@ def build_vocab(words: list[str]) -> dict[str, int]:
     So word id ``i`` is row ``i - 2`` of the embedding matrix the words came with. A repeated
     word keeps the id of its first occurrence.
     """
-    index: dict[str, int] = {}
-    for position, word in enumerate(words):
-        index.setdefault(word, position + 2)
-    return index
+    return first_index(words, offset=2)
 
 
 def encode(

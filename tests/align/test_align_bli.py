@@ -43,7 +43,7 @@ def test_read_dictionary_names_bad_line(tmp_path, bad_line):
 def test_read_dictionary_reports_non_utf8_line(tmp_path):
     path = tmp_path / "dict.txt"
     path.write_bytes(b"a b\ncaf\xe9 coffee\n")
-    with pytest.raises(DataError, match=r"dict\.txt:2: invalid UTF-8"):
+    with pytest.raises(DataError, match=r"dict\.txt:2: not UTF-8 \(byte 0x"):
         read_dictionary(path)
 
 
