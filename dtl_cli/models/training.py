@@ -121,6 +121,52 @@ def balanced_class_weights(labels: np.ndarray, n_classes: int) -> dict[int, floa
     return {c: len(labels) / (n_classes * counts[c]) for c in range(n_classes) if counts[c]}
 
 
+OPTIMIZERS = {
+    "adam": keras.optimizers.Adam,
+    "sgd": keras.optimizers.SGD,
+    "rmsprop": keras.optimizers.RMSprop,
+}
+
+
+def _compile(model: keras.Model, optimizer: str, learning_rate: float) -> None:
+    if optimizer not in OPTIMIZERS:
+        raise TrainingError(f"model.optimizer={optimizer!r}: choose one of {', '.join(OPTIMIZERS)}")
+    model.compile(
+        optimizer=OPTIMIZERS[optimizer](learning_rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+
+
+def _split_validation(ids, labels, fraction: float, n_classes: int, batch_size: int):
+    """(train ids, train labels, validation dataset or None): the last `fraction` of the
+    (shuffled) examples validate, if that is at least two per class and leaves one per class."""
+    n_val = int(round(len(labels) * fraction))
+    if n_val < 2 * n_classes or len(labels) - n_val < n_classes:
+        return ids, labels, None
+    validation = make_dataset(ids[-n_val:], labels[-n_val:], batch_size, shuffle=False)
+    return ids[:-n_val], labels[:-n_val], validation
+
+
+def _callbacks(extra, early_stop: bool, patience: int, tensorboard_dir, on_epoch) -> list:
+    """NaN stop, the caller's callbacks, early stopping (best weights restored), TensorBoard
+    and the per-epoch hook."""
+    callbacks = [_StopOnNaN(), *(extra or [])]
+    if early_stop:
+        callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor="val_loss", patience=patience, restore_best_weights=True
+            )
+        )
+    if tensorboard_dir is not None:
+        callbacks.append(keras.callbacks.TensorBoard(str(tensorboard_dir), write_graph=False))
+    if on_epoch is not None:
+        callbacks.append(
+            keras.callbacks.LambdaCallback(on_epoch_end=lambda e, logs: on_epoch(e, logs or {}))
+        )
+    return callbacks
+
+
 def fit_classifier(
     model: keras.Model,
     ids: np.ndarray,
@@ -152,36 +198,11 @@ def fit_classifier(
             f"least two (for k-shot runs use evaluation.k >= {n_classes})"
         )
     order = np.random.default_rng(seed).permutation(len(labels))
-    ids, labels = ids[order], labels[order]
-    n_val = int(round(len(labels) * validation_split))
-    callbacks = [_StopOnNaN(), *(callbacks or [])]
-    validation = None
-    if n_val >= 2 * n_classes and len(labels) - n_val >= n_classes:
-        validation = make_dataset(ids[-n_val:], labels[-n_val:], batch_size, shuffle=False)
-        ids, labels = ids[:-n_val], labels[:-n_val]
-        callbacks.append(
-            keras.callbacks.EarlyStopping(
-                monitor="val_loss", patience=patience, restore_best_weights=True
-            )
-        )
-    if tensorboard_dir is not None:
-        callbacks.append(keras.callbacks.TensorBoard(str(tensorboard_dir), write_graph=False))
-    if on_epoch is not None:
-        callbacks.append(
-            keras.callbacks.LambdaCallback(on_epoch_end=lambda e, logs: on_epoch(e, logs or {}))
-        )
-    optimizers = {
-        "adam": keras.optimizers.Adam,
-        "sgd": keras.optimizers.SGD,
-        "rmsprop": keras.optimizers.RMSprop,
-    }
-    if optimizer not in optimizers:
-        raise TrainingError(f"model.optimizer={optimizer!r}: choose one of {', '.join(optimizers)}")
-    model.compile(
-        optimizer=optimizers[optimizer](learning_rate),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
+    ids, labels, validation = _split_validation(
+        ids[order], labels[order], validation_split, n_classes, batch_size
     )
+    callbacks = _callbacks(callbacks, validation is not None, patience, tensorboard_dir, on_epoch)
+    _compile(model, optimizer, learning_rate)
     weights = balanced_class_weights(labels, n_classes) if class_weight == "balanced" else None
     # Large sets: an epoch is ceil(n / b) full batches from a repeated stream, so its last
     # batch is topped up from the next pass. Small (k-shot) sets keep a partial last batch,

@@ -94,28 +94,26 @@ def parse_override(text: str) -> tuple[str, Any] | None:
     return key, value
 
 
-def read_run(folder: Path) -> dict[str, Any]:
-    """One run folder -> one flat row: path, status, error, overrides, metrics, timings."""
-    row: dict[str, Any] = {"run": str(folder), "status": RUNNING, "error": ""}
-    record = _read_json_quietly(folder / "run.json")
+def _overrides(folder: Path, record: Any, row: dict[str, Any]) -> list[str]:
+    """The run's overrides: .hydra/overrides.yaml, else run.json's (a corrupt file fails it)."""
     overrides_file = folder / ".hydra" / "overrides.yaml"
-    raw_overrides: list[str] = []
     if overrides_file.is_file():
         try:
             loaded = yaml.safe_load(overrides_file.read_text(encoding="utf-8")) or []
-            raw_overrides = [str(o) for o in loaded] if isinstance(loaded, list) else []
+            return [str(o) for o in loaded] if isinstance(loaded, list) else []
         except (yaml.YAMLError, UnicodeDecodeError):
             row.update(status=FAILED, error=f"corrupt {overrides_file}")
     elif isinstance(record, dict):
-        raw_overrides = [str(o) for o in record.get("overrides") or []]
-    row["overrides"] = " ".join(raw_overrides)
-    params = dict(p for p in map(parse_override, raw_overrides) if p is not None)
+        return [str(o) for o in record.get("overrides") or []]
+    return []
 
+
+def _status(folder: Path, row: dict[str, Any]) -> None:
+    """status (and error) from status.txt; a metrics.json without it counts as done."""
     status_file = folder / "status.txt"
-    metrics_file = folder / "metrics.json"
     if row["status"] == FAILED:
-        pass
-    elif status_file.is_file():
+        return
+    if status_file.is_file():
         text = status_file.read_text(encoding="utf-8", errors="replace").strip()
         first = text.splitlines()[0] if text else ""
         if first.startswith("done"):
@@ -123,28 +121,43 @@ def read_run(folder: Path) -> dict[str, Any]:
         elif first:
             row["status"] = FAILED
             row["error"] = first.removeprefix("failed:").strip() or first
-    elif metrics_file.is_file():
+    elif (folder / "metrics.json").is_file():
         row["status"] = DONE
 
+
+def _record_fields(record: dict, row: dict[str, Any], metrics: dict[str, float]) -> None:
+    """host, commit, per-stage seconds, peak memory and (for `dtl transfer`) BLI of run.json."""
+    bli = (record.get("stages") or {}).get("map", {}).get("bli")
+    if isinstance(bli, dict):  # `dtl transfer` writes no metrics.json; BLI is in run.json
+        metrics.update(flatten(bli, "bli"))
+    row["host"] = record.get("host", "")
+    commit = record.get("git_commit") or ""
+    row["git_commit"] = f"{commit}+dirty" if commit and record.get("git_dirty") else commit
+    for stage, info in (record.get("stages") or {}).items():
+        if isinstance(info, dict) and isinstance(info.get("seconds"), (int, float)):
+            row[f"seconds.{stage}"] = float(info["seconds"])
+            if isinstance(info.get("peak_memory_mb"), (int, float)):
+                row["peak_memory_mb"] = max(
+                    row.get("peak_memory_mb", 0.0), float(info["peak_memory_mb"])
+                )
+
+
+def read_run(folder: Path) -> dict[str, Any]:
+    """One run folder -> one flat row: path, status, error, overrides, metrics, timings."""
+    row: dict[str, Any] = {"run": str(folder), "status": RUNNING, "error": ""}
+    record = _read_json_quietly(folder / "run.json")
+    raw_overrides = _overrides(folder, record, row)
+    row["overrides"] = " ".join(raw_overrides)
+    params = dict(p for p in map(parse_override, raw_overrides) if p is not None)
+    _status(folder, row)
     metrics: dict[str, float] = {}
     if isinstance(record, dict):
-        bli = (record.get("stages") or {}).get("map", {}).get("bli")
-        if isinstance(bli, dict):  # `dtl transfer` writes no metrics.json; BLI is in run.json
-            metrics.update(flatten(bli, "bli"))
-        row["host"] = record.get("host", "")
-        commit = record.get("git_commit") or ""
-        row["git_commit"] = f"{commit}+dirty" if commit and record.get("git_dirty") else commit
-        for stage, info in (record.get("stages") or {}).items():
-            if isinstance(info, dict) and isinstance(info.get("seconds"), (int, float)):
-                row[f"seconds.{stage}"] = float(info["seconds"])
-                if isinstance(info.get("peak_memory_mb"), (int, float)):
-                    row["peak_memory_mb"] = max(
-                        row.get("peak_memory_mb", 0.0), float(info["peak_memory_mb"])
-                    )
+        _record_fields(record, row, metrics)
     objective = _read_json_quietly(folder / "objective.json")
     if isinstance(objective, dict) and isinstance(objective.get("value"), (int, float)):
         metrics["objective"] = float(objective["value"])  # what a sweeper (Optuna) was given
         row["objective_name"] = str(objective.get("name", ""))
+    metrics_file = folder / "metrics.json"
     if metrics_file.is_file() and row["status"] == DONE:
         try:
             loaded = json.loads(metrics_file.read_text(encoding="utf-8"))
