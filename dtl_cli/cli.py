@@ -24,7 +24,7 @@ TOOLS = {
 USAGE = f"""\
 usage: dtl VERB [OVERRIDE ...] [-m] [--cfg job] [--help] [--info]
        dtl report PATH ... [--metric M] [--group KEY,...] [--out DIR] [--timings]
-       dtl store ls | gc [--older-than 30d] [--unreferenced PATH] [--dry-run] | verify
+       dtl store ls | gc [--older-than 30d] [--unreferenced PATH] [--outdated] | verify
        dtl predict RUN [INPUT] [--out FILE] [--k K] [--repeat R]
        dtl export RUN --out DIR [--k K] [--repeat R]
 

@@ -6,6 +6,7 @@ Imports neither Hydra nor TensorFlow. The store is `--store PATH`, else `$DTL_ST
     dtl store ls
     dtl store gc --older-than 30d --dry-run
     dtl store gc --unreferenced outputs      # keep only entries some run folder used
+    dtl store gc --outdated                  # entries of an older format: never read again
     dtl store verify --remove                # sha256 of every file; drop damaged entries
 """
 
@@ -62,6 +63,11 @@ def parser() -> argparse.ArgumentParser:
         metavar="PATH",
         action="append",
         help="remove every entry no run.json under PATH names (repeatable)",
+    )
+    gc.add_argument(
+        "--outdated",
+        action="store_true",
+        help="remove every entry of an older format (or an old kind): never read again",
     )
     gc.add_argument("--dry-run", action="store_true", help="say what would go, remove nothing")
     verify = verbs.add_parser("verify", help="check every file's size and sha256")
@@ -155,14 +161,16 @@ def ls(store: Store) -> int:
 
 
 def gc(store: Store, args: argparse.Namespace) -> int:
-    if not args.older_than and not args.unreferenced:
-        raise StoreCommandError("gc needs --older-than AGE and/or --unreferenced PATH")
+    if not (args.older_than or args.unreferenced or args.outdated):
+        raise StoreCommandError("gc needs --older-than AGE, --unreferenced PATH or --outdated")
     cutoff = time.time() - parse_age(args.older_than) if args.older_than else None
     keep = referenced(args.unreferenced) if args.unreferenced else None
     doomed = [
         e
         for e in iter_entries(store)
-        if (cutoff is None or e.last_use < cutoff) and (keep is None or (e.kind, e.key) not in keep)
+        if (cutoff is None or e.last_use < cutoff)
+        and (keep is None or (e.kind, e.key) not in keep)
+        and (not args.outdated or not e.current)
     ]
     removed = 0
     for entry in doomed:

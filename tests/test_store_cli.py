@@ -90,6 +90,12 @@ def test_gc_by_age_uses_the_last_use(store, capsys):
     assert store.has("corpus", "bbb")
 
 
+def test_gc_outdated_removes_older_formats_only(store, capsys):
+    code, out = _run(capsys, "--store", str(store.root), "gc", "--outdated")
+    assert code == 0 and "removed 1 entries" in out and "map/ddd" in out
+    assert not store.has("map", "ddd") and store.has("map", "ccc") and store.has("corpus", "aaa")
+
+
 def test_verify_finds_changed_bytes_and_can_remove(store, capsys):
     path = store.path("map", "ccc") / "data.bin"
     with open(path, "r+b") as handle:
@@ -102,7 +108,7 @@ def test_verify_finds_changed_bytes_and_can_remove(store, capsys):
 
 def test_bad_arguments_are_one_line(store, capsys):
     code, out = _run(capsys, "--store", str(store.root), "gc")
-    assert code == 2 and "needs --older-than AGE and/or --unreferenced PATH" in out
+    assert code == 2 and "needs --older-than AGE, --unreferenced PATH or --outdated" in out
     code, out = _run(capsys, "--store", str(store.root), "gc", "--older-than", "soon")
     assert code == 2 and "'soon'" in out
     assert parse_age("12h") == 43200 and parse_age("1.5d") == 1.5 * 86400
