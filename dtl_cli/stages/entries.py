@@ -155,13 +155,13 @@ def classifier_key(cfg: DictConfig) -> str:
 def map_key(cfg: DictConfig) -> str:
     """The map: both spaces + `mapping.*` + the seed dictionary (when it seeds the map)."""
     m = cfg.mapping
-    seeded_by_dictionary = m.get("seed", "dictionary") == "dictionary"
+    seeded_by_dictionary = m.seed == "dictionary"
     payload = {
         "mapping": _plain(m),
         "source": _space(cfg, "source"),
         "target": _space(cfg, "target"),
         "dictionary": fingerprint(cfg.dataset.dictionary.seed) if seeded_by_dictionary else None,
-        "script": cfg.dataset.dictionary.get("script", "auto") if seeded_by_dictionary else None,
+        "script": cfg.dataset.dictionary.script if seeded_by_dictionary else None,
         "seed": cfg.seed,
     }
     return _key("map", payload)
@@ -172,7 +172,7 @@ def bli_key(cfg: DictConfig) -> str:
     payload = {
         "map": map_key(cfg),
         "dictionary": fingerprint(cfg.dataset.dictionary.test),
-        "script": cfg.dataset.dictionary.get("script", "auto"),
+        "script": cfg.dataset.dictionary.script,
         "bli": _plain(cfg.evaluation.bli),
     }
     return _key("bli", payload)

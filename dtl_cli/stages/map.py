@@ -64,10 +64,10 @@ def seed_index_pairs(cfg: DictConfig, src_words, tgt_words) -> tuple[np.ndarray,
     pairs used and dropped (a word missing from a vocabulary; 0 for identical seeds), and
     its script conversion."""
     m = cfg.mapping
-    seed = m.get("seed", "dictionary")
+    seed = m.seed
     if seed in ("identical", "numerals"):
         pairs = identical_pairs(src_words, tgt_words, numerals_only=seed == "numerals")
-        if m.get("seed_pairs") is not None:
+        if m.seed_pairs is not None:
             pairs = pairs[: m.seed_pairs]
         if not len(pairs):
             raise DataError(
@@ -86,7 +86,7 @@ def seed_index_pairs(cfg: DictConfig, src_words, tgt_words) -> tuple[np.ndarray,
             + ((script and script.mismatch()) or "check the language order (source first)")
             + " [dataset.dictionary.seed]"
         )
-    if m.get("seed_pairs") is not None:
+    if m.seed_pairs is not None:
         kept = kept[: m.seed_pairs]
     ui.info(
         f"seed dictionary: {len(kept)} pairs used, {dropped} dropped (a word not in vocab)"
@@ -110,7 +110,7 @@ def read_converted(
     sides = ((d.source.lang, src_words), (d.target.lang, tgt_words))
     for side, (lang, words) in enumerate(sides):
         if str(lang).lower().startswith("zh"):
-            return convert_dictionary(pairs, side, words, d.dictionary.get("script", "auto"))
+            return convert_dictionary(pairs, side, words, d.dictionary.script)
     return pairs, None
 
 
@@ -138,8 +138,8 @@ def _build(cfg: DictConfig, source: Space, target: Space, tmp: Path) -> dict:
         source.vectors,
         target.vectors,
         seed_pairs,
-        direction=m.get("direction", "source_to_target"),
-        steps=list(m.get("normalize") or []),
+        direction=m.direction,
+        steps=list(m.normalize),
         ridge=m.get("ridge", 0.0),
         self_learning=_self_learning_args(m, cfg.seed),
         multistep=multistep_steps(m),
@@ -174,7 +174,7 @@ def _score(cfg: DictConfig, store: Store, source: Space, target: Space, tmp: Pat
     bli_args = {
         "ks": tuple(cfg.evaluation.bli.precision_at),
         "csls_k": cfg.evaluation.bli.csls_k,
-        "csls_pool": cfg.evaluation.bli.get("csls_pool"),
+        "csls_pool": cfg.evaluation.bli.csls_pool,
         "dict_name": f"{test_path} [dataset.dictionary.test]",
     }
     bli = evaluate_bli(source.words, mapped, target.words, target_vectors, test_pairs, **bli_args)

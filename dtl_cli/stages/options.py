@@ -17,23 +17,23 @@ SEEDS = ("dictionary", "identical", "numerals")
 
 def check_options(cfg: DictConfig) -> None:
     """Fail before any work on a mapping or BLI option that is not one of the known values."""
-    pool = cfg.evaluation.bli.get("csls_pool")
+    pool = cfg.evaluation.bli.csls_pool
     if pool is not None and pool < 1:
         raise ConfigError(
             f"evaluation.bli.csls_pool={pool} must be >= 1 (approximate CSLS) or null (exact)"
         )
-    max_len = cfg.model.get("max_len", "auto")
+    max_len = cfg.model.max_len
     if max_len != "auto" and (
         isinstance(max_len, bool) or not isinstance(max_len, int) or max_len < 1
     ):
         raise ConfigError(f"model.max_len={max_len!r} must be a whole number >= 1 or auto")
-    if not 0 < cfg.model.get("max_len_percentile", 95.0) <= 100:
+    if not 0 < cfg.model.max_len_percentile <= 100:
         raise ConfigError(
             f"model.max_len_percentile={cfg.model.max_len_percentile} must be in (0, 100]"
         )
-    if cfg.model.get("max_len_cap", 1) < 1:
+    if cfg.model.max_len_cap < 1:
         raise ConfigError(f"model.max_len_cap={cfg.model.max_len_cap} must be >= 1")
-    script = cfg.dataset.dictionary.get("script", "auto")
+    script = cfg.dataset.dictionary.script
     if script not in SCRIPTS:
         raise ConfigError(f"dataset.dictionary.script={script!r} is not one of {SCRIPTS}")
     workers = cfg.embedding.workers
@@ -46,14 +46,14 @@ def check_options(cfg: DictConfig) -> None:
     m = cfg.mapping
     if m.method not in METHODS:
         raise ConfigError(f"mapping.method={m.method!r} is not one of {METHODS}")
-    if m.get("direction", DIRECTIONS[0]) not in DIRECTIONS:
+    if m.direction not in DIRECTIONS:
         raise ConfigError(f"mapping.direction={m.direction!r} is not one of {DIRECTIONS}")
-    if m.get("seed", SEEDS[0]) not in SEEDS:
+    if m.seed not in SEEDS:
         raise ConfigError(f"mapping.seed={m.seed!r} is not one of {SEEDS}")
-    for step in m.get("normalize") or []:
+    for step in m.normalize:
         if step not in STEPS:
             raise ConfigError(f"mapping.normalize has {step!r}; use steps from {STEPS}")
-    seed_pairs = m.get("seed_pairs")
+    seed_pairs = m.seed_pairs
     if seed_pairs is not None and seed_pairs < 1:
         raise ConfigError(f"mapping.seed_pairs={seed_pairs} must be >= 1 (or null for all)")
     for key in ("cutoff", "csls_k", "patience", "max_iterations", "batch_size"):
