@@ -17,6 +17,7 @@ from omegaconf import DictConfig
 
 from dtl_cli import __version__, ui
 from dtl_cli.device import device_scope
+from dtl_cli.stages.entries import old_kinds
 from dtl_cli.store import Store
 from dtl_cli.verbs import STAGES, VERBS
 
@@ -31,6 +32,13 @@ def run_pipeline(verb: str, cfg: DictConfig, run_dir: Path, devices: list[str]) 
     _, wanted = VERBS[verb]
     last = STAGES.index(wanted[-1])
     store = Store(cfg.paths.store, say=ui.info)
+    old = old_kinds(store)
+    if old:
+        ui.info(
+            f"the store {store.root} holds entries of an older dtl "
+            f"({', '.join(kind + '/' for kind in old)}): they are "
+            "not read, their work is redone; `dtl store gc --outdated` removes them"
+        )
     record: dict = {
         "verb": verb,
         "store": str(Path(cfg.paths.store).resolve()),

@@ -90,6 +90,15 @@ def test_gc_by_age_uses_the_last_use(store, capsys):
     assert store.has("corpus", "bbb")
 
 
+def test_folders_of_an_older_layout_are_named_and_gc_outdated_removes_them(store, capsys):
+    from dtl_cli.stages.entries import old_kinds
+
+    _entry(store, "pretrain", "eee", version=0)  # dtl before the entries by what they read
+    assert old_kinds(store) == ["pretrain"]
+    code, out = _run(capsys, "--store", str(store.root), "gc", "--outdated")
+    assert code == 0 and "pretrain/eee" in out and not store.has("pretrain", "eee")
+
+
 def test_gc_outdated_removes_older_formats_only(store, capsys):
     code, out = _run(capsys, "--store", str(store.root), "gc", "--outdated")
     assert code == 0 and "removed 1 entries" in out and "map/ddd" in out

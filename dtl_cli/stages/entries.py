@@ -232,6 +232,18 @@ def build(
     return store.get_or_build(kind, key, write, meta={"version": VERSIONS[kind]})
 
 
+def old_kinds(store: Store) -> list[str]:
+    """Folders of the store that hold no current kind of entry (an older dtl's layout, e.g.
+    `pretrain/`, `vectors/`): never read, so their work is redone."""
+    if not store.root.is_dir():
+        return []
+    return sorted(
+        p.name
+        for p in store.root.iterdir()
+        if p.is_dir() and not p.name.startswith(".") and p.name not in VERSIONS
+    )
+
+
 def record(kind: str, key: str, cached: bool) -> dict:
     """How a run's `run.json` names an entry it used (`dtl store gc --unreferenced` reads it)."""
     return {"kind": kind, "key": key, "cached": cached}
