@@ -58,14 +58,15 @@ def dev_overrides(args: argparse.Namespace) -> list[str]:
 
 def dtl(verb_args: list[str], work: Path, store: Path) -> tuple[float, list[dict]]:
     """Run dtl; (wall seconds, the run.json records it wrote)."""
-    env = {**os.environ, "DTL_STORE": str(store), "DTL_OUTPUT": str(work / "outputs")}
-    before = set((work / "outputs").rglob("run.json")) if (work / "outputs").exists() else set()
+    outputs = work / f"outputs-{os.getpid()}"  # this invocation's runs only
+    env = {**os.environ, "DTL_STORE": str(store), "DTL_OUTPUT": str(outputs)}
+    before = set(outputs.rglob("run.json")) if outputs.exists() else set()
     started = time.perf_counter()
     result = subprocess.run([DTL, *verb_args], env=env, capture_output=True, text=True)
     seconds = time.perf_counter() - started
     if result.returncode != 0:
         sys.exit(f"dtl {' '.join(verb_args)} failed:\n{result.stdout[-2000:]}\n{result.stderr}")
-    records = sorted(set((work / "outputs").rglob("run.json")) - before)
+    records = sorted(set(outputs.rglob("run.json")) - before)
     return seconds, [json.loads(path.read_text()) for path in records]
 
 
