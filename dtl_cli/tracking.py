@@ -108,8 +108,7 @@ def log_run(run_dir: Path, params: dict[str, Any], uri: str, experiment: str) ->
     status_file = run_dir / "status.txt"
     status = status_file.read_text().strip() if status_file.is_file() else "unknown"
     client = mlflow.MlflowClient(tracking_uri=uri)
-    found = client.get_experiment_by_name(experiment)
-    experiment_id = found.experiment_id if found else client.create_experiment(experiment)
+    experiment_id = _experiment_id(client, experiment)
     tags = {
         "dtl.run_dir": str(run_dir.resolve()),
         "dtl.verb": str(record.get("verb", "")),
@@ -130,6 +129,19 @@ def log_run(run_dir: Path, params: dict[str, Any], uri: str, experiment: str) ->
         client.log_artifacts(run_id, str(run_dir / ".hydra"), artifact_path="hydra")
     client.set_terminated(run_id, "FINISHED" if status == "done" else "FAILED")
     return run_id
+
+
+def _experiment_id(client, name: str) -> str:
+    """The experiment's id, created if needed; parallel jobs may race to create it."""
+    from mlflow.exceptions import MlflowException
+
+    found = client.get_experiment_by_name(name)
+    if found is not None:
+        return found.experiment_id
+    try:
+        return client.create_experiment(name)
+    except MlflowException:  # another job of the sweep created it first
+        return client.get_experiment_by_name(name).experiment_id
 
 
 def _run_name(run_dir: Path, record: dict) -> str:

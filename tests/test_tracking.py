@@ -123,3 +123,26 @@ def test_hparams_summary_holds_the_config_and_the_final_numbers(tmp_path):
     assert {"transfer.accuracy", "bli.nn.p_at_1"} <= set(events.Tags()["tensors"])
     start = events.SummaryMetadata("_hparams_/session_start_info").plugin_data.content
     assert b"mapping.method" in start and b"linear" in start
+
+
+def test_experiment_created_once_when_jobs_race(tmp_path, monkeypatch):
+    import mlflow
+
+    from dtl_cli.tracking import _experiment_id
+
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    client = mlflow.MlflowClient(tracking_uri=(tmp_path / "mlruns").as_uri())
+    first = _experiment_id(client, "race")
+    # a second job that looked before the first created it: create fails, lookup wins
+    monkeypatch.setattr(client, "get_experiment_by_name", _none_once(client.get_experiment_by_name))
+    assert _experiment_id(client, "race") == first
+
+
+def _none_once(lookup):
+    calls = []
+
+    def wrapped(name):
+        calls.append(name)
+        return None if len(calls) == 1 else lookup(name)
+
+    return wrapped

@@ -34,7 +34,7 @@ def _rows(text: str) -> list[dict]:
     return list(csv.DictReader(io.StringIO(text)))
 
 
-def _dtl(args: list[str], capsys, store) -> tuple[int, str, str]:
+def _dtl(args: list[str], capsys) -> tuple[int, str, str]:
     """`dtl ARGS` in this process (TensorFlow imported once for the module's tests)."""
     from dtl_cli.cli import main
 
@@ -45,7 +45,7 @@ def _dtl(args: list[str], capsys, store) -> tuple[int, str, str]:
 
 def test_predict_writes_a_label_and_probabilities_per_line(trained, capsys):
     root, store, run, _ = trained
-    code, out, err = _dtl(["predict", str(run), str(root / "docs.txt")], capsys, store)
+    code, out, err = _dtl(["predict", str(run), str(root / "docs.txt")], capsys)
     assert code == 0, err
     rows = _rows(out)
     labels = ["arts", "business", "science", "sports"]
@@ -65,7 +65,7 @@ def test_predict_reads_jsonl_and_stdin_and_picks_k(trained, capsys, monkeypatch)
     docs.write_text("".join(json.dumps({"body": t}) + "\n" for t in TEXTS), encoding="utf-8")
     out = root / "pred.jsonl"
     args = ["predict", str(run), str(docs), "--text-column", "body", "--out", str(out), "--k", "0"]
-    code, _, err = _dtl(args, capsys, store)
+    code, _, err = _dtl(args, capsys)
     assert code == 0, err
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(records) == 4 and set(records[0]["probabilities"]) == {
@@ -76,7 +76,7 @@ def test_predict_reads_jsonl_and_stdin_and_picks_k(trained, capsys, monkeypatch)
     }
     assert "k=0" in err
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO((TEXTS[0] + "\n").encode())))
-    code, out, err = _dtl(["predict", str(run)], capsys, store)
+    code, out, err = _dtl(["predict", str(run)], capsys)
     assert code == 0, err
     assert len(_rows(out)) == 1
 
@@ -99,9 +99,9 @@ def test_bad_input_fails_before_tensorflow_with_one_line(trained):
 def test_export_loads_without_the_store_and_predicts_the_same(trained, tmp_path, capsys):
     root, store, run, _ = trained
     out = tmp_path / "predictor"
-    code, _, err = _dtl(["export", str(run), "--out", str(out)], capsys, store)
+    code, _, err = _dtl(["export", str(run), "--out", str(out)], capsys)
     assert code == 0, err
-    expected = _rows(_dtl(["predict", str(run), str(root / "docs.txt")], capsys, store)[1])
+    expected = _rows(_dtl(["predict", str(run), str(root / "docs.txt")], capsys)[1])
     code = (
         "import json, sys\n"
         "from dtl_cli import exported\n"
@@ -128,7 +128,7 @@ def test_export_loads_without_the_store_and_predicts_the_same(trained, tmp_path,
 def test_export_writes_muse_vectors_and_a_two_column_dictionary(trained, tmp_path, capsys):
     root, store, run, _ = trained
     out = tmp_path / "spaces"
-    assert _dtl(["export", str(run), "--out", str(out)], capsys, store)[0] == 0
+    assert _dtl(["export", str(run), "--out", str(out)], capsys)[0] == 0
     from dtl_cli.embed.io import load_vectors
 
     en_words, en = load_vectors(out / "vectors-en.txt")
@@ -143,5 +143,5 @@ def test_export_writes_muse_vectors_and_a_two_column_dictionary(trained, tmp_pat
     result = run_dtl(["map", f"dataset.dictionary.seed={out / 'dictionary.txt'}"], root, store)
     assert result.returncode == 0, result.stderr
     assert "dropped" in result.stdout
-    code, _, err = _dtl(["export", str(run), "--out", str(out)], capsys, store)
+    code, _, err = _dtl(["export", str(run), "--out", str(out)], capsys)
     assert code == 2 and "not an empty folder" in err
