@@ -99,7 +99,8 @@ up() {
     install_packages
     write_config
     start_munge
-    running "$DIR/slurmctld.pid" || slurmctld -i
+    # -c: a fresh cluster each time (no jobs or node state left from an earlier run)
+    running "$DIR/slurmctld.pid" || slurmctld -c
     running "$DIR/slurmd.pid" || slurmd
     local host
     host="$(hostname -s)"
