@@ -196,7 +196,7 @@ def hydra_entry(cfg: DictConfig) -> float | None:
         from dtl_cli.objective import check_objective
 
         e = cfg.evaluation
-        objective = check_objective(e.get("objective"), verb, e.get("dev_fraction", 0.0))
+        objective = check_objective(e.objective, verb, e.dev_fraction)
 
         d = cfg.device
         plan = plan_devices(d.kind, list(d.gpus), d.fallback, d.memory_growth, d.mixed_precision)

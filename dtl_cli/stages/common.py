@@ -61,7 +61,7 @@ def tensorboard_dir(run_dir: Path, name: str) -> Path:
 
 def dev_fraction(cfg: DictConfig) -> float:
     """`evaluation.dev_fraction`: the share of the target training split held out as dev."""
-    fraction = float(cfg.evaluation.get("dev_fraction", 0.0) or 0.0)
+    fraction = float(cfg.evaluation.dev_fraction)
     if not 0.0 <= fraction < 1.0:
         raise ConfigError(
             f"evaluation.dev_fraction={fraction}: use a share in [0, 1), e.g. 0.2 (0: no dev split)"

@@ -210,7 +210,7 @@ def baseline_key(cfg: DictConfig, k: int | str, repeat: int) -> str:
 
 def _dev(cfg: DictConfig) -> dict:
     """A dev split changes the k-shot pool; without one the keys stay as they were."""
-    fraction = cfg.evaluation.get("dev_fraction", 0.0)
+    fraction = cfg.evaluation.dev_fraction
     return {"dev_fraction": float(fraction)} if fraction else {}
 
 
