@@ -116,9 +116,26 @@ class MappingConfig:
 
 
 @dataclass
+class AdaptConfig:
+    """Label-free adaptation of the transferred classifier, from the target training pool
+    without its labels (never the test split), before any k-shot fine-tuning."""
+
+    label_shift: str = "em"  # em (target class priors by EM, Saerens 2002) | none
+    self_training_rounds: int = 2  # 0 = none
+    self_training_fraction: float = 0.3  # share of the pool pseudo-labelled per round
+    # Source classifier re-trained for transfer (0 epochs = the pretrain one as it is): a
+    # short training transfers better than one fitted to the source domain's detail.
+    source_epochs: int = 2
+    source_learning_rate: float = 0.001
+    adversarial_weight: float = 0.0  # > 0: language-adversarial source head (DAN only)
+
+
+@dataclass
 class FinetuneConfig:
-    # zero_shot | full | frozen_embeddings | head_only | gradual
-    strategy: str = "frozen_embeddings"
+    # zero_shot | full | frozen_embeddings | head_only | gradual: how the transferred
+    # classifier itself learns from the k examples (zero_shot = not at all; with
+    # combine=ensemble the k examples train the target-only part instead)
+    strategy: str = "zero_shot"
     epochs: int = 30
     # One learning rate per strategy: updating more layers wants a smaller step.
     learning_rates: dict[str, float] = field(
@@ -129,6 +146,9 @@ class FinetuneConfig:
             "gradual": 0.001,
         }
     )
+    adapt: AdaptConfig = field(default_factory=AdaptConfig)
+    # k > 0: ensemble = mix with a target-only classifier on the k examples, weight by CV
+    combine: str = "ensemble"  # ensemble | none
 
 
 @dataclass

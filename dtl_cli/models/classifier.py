@@ -61,7 +61,12 @@ def _encode(arch: Architecture, x):
 
 
 def build_classifier(
-    arch: Architecture, matrix: np.ndarray, n_classes: int, *, trainable_embeddings: bool = False
+    arch: Architecture,
+    matrix: np.ndarray,
+    n_classes: int,
+    *,
+    trainable_embeddings: bool = False,
+    name: str | None = None,
 ) -> keras.Model:
     """A classifier whose embedding layer holds `matrix` [vocab_size, dim] (row 0 = padding)."""
     if arch.name not in MODELS:
@@ -81,7 +86,7 @@ def build_classifier(
     probabilities = layers.Dense(n_classes, activation="softmax", dtype="float32", name="classes")(
         x
     )
-    model = keras.Model(token_ids, probabilities, name=arch.name)
+    model = keras.Model(token_ids, probabilities, name=name or arch.name)
     embedding.set_weights([np.asarray(matrix, dtype="float32")])
     return model
 
@@ -138,3 +143,35 @@ def adapt_normalization(model: keras.Model, ids: np.ndarray, batch_size: int = 2
     gamma, beta, _, _ = norm.get_weights()
     norm.set_weights([gamma, beta, features.mean(axis=0), features.var(axis=0)])
     return True
+
+
+def shift_priors(model: keras.Model, old: np.ndarray, new: np.ndarray) -> None:
+    """Re-aim the softmax from class priors `old` [c] to `new` [c] in place: adding
+    log(new / old) to the output layer's bias multiplies every output by new / old before
+    the softmax renormalises (label_shift.adjust_priors, built into the model)."""
+    layer = model.get_layer("classes")
+    kernel, bias = layer.get_weights()
+    shift = np.log(np.asarray(new, dtype=np.float64) / np.asarray(old, dtype=np.float64))
+    layer.set_weights([kernel, (bias + shift).astype(bias.dtype)])
+
+
+def set_head_weights(model: keras.Model, dense: list[list[np.ndarray]]) -> None:
+    """Load [kernel, bias] pairs, in order, into the head's "hidden_*" layers and "classes"
+    (e.g. a head trained elsewhere on the encoder's output)."""
+    names = [layer.name for layer in model.layers if layer.name.startswith("hidden_")]
+    names.append("classes")
+    if len(names) != len(dense):
+        raise ValueError(f"{len(dense)} weight pairs for the {len(names)} head layers {names}")
+    for name, weights in zip(names, dense, strict=True):
+        model.get_layer(name).set_weights(weights)
+
+
+def weighted_ensemble(first: keras.Model, second: keras.Model, weight: float) -> keras.Model:
+    """One model over the same token ids: weight * first(ids) + (1 - weight) * second(ids).
+
+    The two must have different names (build_classifier's `name`); the result saves and loads
+    like any classifier (built-in layers only)."""
+    token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
+    a = layers.Rescaling(float(weight), name="weight_transfer")(first(token_ids))
+    b = layers.Rescaling(1.0 - float(weight), name="weight_target")(second(token_ids))
+    return keras.Model(token_ids, layers.Add(name="mixed")([a, b]), name="ensemble")

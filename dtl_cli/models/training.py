@@ -260,14 +260,23 @@ def finetune(
     return history
 
 
-def predict_classes(model: keras.Model, ids: np.ndarray, batch_size: int = 512) -> np.ndarray:
-    """Predicted class ids [n] for token ids [n, max_len].
+def predict_probabilities(model: keras.Model, ids: np.ndarray, batch_size: int = 512) -> np.ndarray:
+    """Class probabilities [n, n_classes] (float64) for token ids [n, max_len].
 
     Calls the model on plain batches: for a few thousand rows this is quicker than
     `model.predict`, which builds a tf.data pipeline each time.
     """
     batches = [
-        np.asarray(model(ids[start : start + batch_size], training=False))
+        np.asarray(model(ids[start : start + batch_size], training=False), dtype=np.float64)
         for start in range(0, len(ids), batch_size)
     ]
-    return np.concatenate(batches).argmax(axis=-1) if batches else np.zeros(0, dtype=np.int64)
+    if not batches:
+        return np.zeros((0, model.output_shape[-1]))
+    return np.concatenate(batches)
+
+
+def predict_classes(model: keras.Model, ids: np.ndarray, batch_size: int = 512) -> np.ndarray:
+    """Predicted class ids [n] for token ids [n, max_len]."""
+    if not len(ids):
+        return np.zeros(0, dtype=np.int64)
+    return predict_probabilities(model, ids, batch_size).argmax(axis=-1)

@@ -46,7 +46,7 @@ VERSIONS = {
     "classifier": 1,
     "map": 2,  # 2: linear fits target -> source on its own; self-learning drift guard
     "bli": 1,
-    "finetune": 1,
+    "finetune": 2,
     "baseline": 1,
 }
 # kind -> its files (`?` = only for some configs), for docs/architecture.md and `dtl store`.
@@ -56,7 +56,7 @@ FILES = {
     "classifier": ("weights.npz", "history.json"),
     "map": ("map.npz", "map.json"),
     "bli": ("bli.json", "induced_dictionary.tsv"),
-    "finetune": ("weights.npz", "finetune.json"),
+    "finetune": ("weights.npz", "target_only.npz?", "finetune.json"),
     "baseline": ("weights.npz?", "baseline.json"),
 }
 # corpus part -> (dataset side, labelled split); the source and target parts also hold the
@@ -587,6 +587,13 @@ def write_trained(
     return sizes
 
 
+def write_target_only(folder: Path, model, base_matrix: np.ndarray) -> dict:
+    """A finetune entry's target-only part (model.finetune.combine=ensemble): compact
+    `target_only.npz` over the target vectors; `finetune.json` holds the mix weight."""
+    sizes = save_weights(folder / "target_only.npz", model, base_matrix)
+    return {"target_only_" + name: value for name, value in sizes.items()}
+
+
 @dataclass
 class Trained:
     """A fine-tuned or baseline classifier with what it needs to read new text.
@@ -635,6 +642,13 @@ def read_trained(
             vectors = target.vectors
         model = build_model(cfg, embedding_matrix(vectors), len(classes))
         load_weights(entry / "weights.npz", model)
+    if (entry / "target_only.npz").is_file():
+        from dtl_cli.models.classifier import weighted_ensemble
+
+        target_only = build_model(cfg, embedding_matrix(target.vectors), len(classes))
+        target_only.name = "target_only"
+        load_weights(entry / "target_only.npz", target_only)
+        model = weighted_ensemble(model, target_only, info["combine"]["weight"])
     side = cfg.dataset.target
     length = max_len(cfg, store)
     return Trained(model, info, target, classes, side.tokenizer, side.lowercase, length)

@@ -2,9 +2,15 @@
 then fine-tune it on k labelled target examples (k = 0 is zero-shot). Also trains the
 target-only baseline on the same k examples, for evaluate to compare against.
 
+Before any k-shot label, the transferred classifier is adapted to the target without labels
+(stages/adaptation.py: re-trained source classifier, label-shift EM, self-training on the
+training pool's text), once per stage run. For k > 0 it is mixed with a target-only classifier
+(model.finetune.combine).
+
 Entries (stages/entries.py), one per (k, repeat): finetune (compact weights over the carried
-target vectors + `finetune.json`) and baseline (compact weights over the target vectors, or
-for k = 0 only `baseline.json` naming the majority source class).
+target vectors, `target_only.npz` for the mix's target-only part, + `finetune.json`) and
+baseline (compact weights over the target vectors, or for k = 0 only `baseline.json` naming
+the majority source class).
 """
 
 from __future__ import annotations
@@ -17,10 +23,9 @@ import numpy as np
 from omegaconf import DictConfig
 
 from dtl_cli import ui
-from dtl_cli.models.classifier import adapt_normalization, transplant
 from dtl_cli.models.training import finetune, fit_classifier, stratified_sample
 from dtl_cli.splits import dev_split
-from dtl_cli.stages import entries
+from dtl_cli.stages import adaptation, entries
 from dtl_cli.stages.common import dev_fraction, resolve_k, shots, tensorboard_dir, training_args
 from dtl_cli.stages.entries import Labelled, Space
 from dtl_cli.store import Store
@@ -61,6 +66,8 @@ def run(cfg: DictConfig, store: Store, run_dir: Path) -> dict:
     # Read once per stage run, and only if some (k, repeat) entry has to be built.
     target = functools.cache(lambda: _load_target(cfg, store))
     carried = functools.cache(lambda: _carried_source_model(cfg, store, target()))
+    # The label-free adaptation uses no k-shot label: done once, shared by every (k, repeat).
+    adapted = functools.cache(lambda: _adapted(cfg, store, target(), *carried()))
     done, used = {}, {}
     for k, repeat in shots(cfg):
         name = f"k={k}/repeat={repeat}"
@@ -69,7 +76,9 @@ def run(cfg: DictConfig, store: Store, run_dir: Path) -> dict:
             store,
             STAGE,
             key,
-            lambda tmp, k=k, r=repeat: _transfer(cfg, target(), *carried(), k, r, tmp, run_dir),
+            lambda tmp, k=k, r=repeat: _transfer(
+                cfg, target(), carried()[0], adapted(), k, r, tmp, run_dir
+            ),
         )
         base_key = entries.baseline_key(cfg, k, repeat)
         base_entry, base_cached = entries.build(
@@ -123,45 +132,79 @@ def _carried_source_model(cfg: DictConfig, store: Store, target: _Target):
     return entries.embedding_matrix(carried), source_model
 
 
-def _transfer(
-    cfg, target: _Target, matrix: np.ndarray, source_model, k, repeat: int, tmp, run_dir: Path
-):
+def _adapted(cfg: DictConfig, store: Store, target: _Target, matrix: np.ndarray, source_model):
+    """(adapted transferred classifier's weights, its record); reads the source split only
+    if the source classifier is re-trained."""
+
+    def source():
+        space = entries.read_space(cfg, store, "source")
+        split = entries.read_labelled(cfg, store, "source", space, target.classes)
+        return entries.embedding_matrix(space.vectors), split.ids, split.labels
+
+    return adaptation.label_free(
+        cfg, target.train.ids, matrix, source_model, target.source_labels, source
+    )
+
+
+def _transfer(cfg, target: _Target, matrix: np.ndarray, adapted, k, repeat: int, tmp, run_dir):
     seed = cfg.seed + repeat
-    model = entries.build_model(cfg, matrix, len(target.classes), seed)
-    transplant(source_model, model)
-    if cfg.model.adapt_norm:
-        # AdaBN: target statistics from target training texts, labels unused.
-        adapt_normalization(model, target.train.ids)
+    weights, adapt_record = adapted
     sample = k_shot_sample(target.train.labels, k, repeat, cfg.seed, dev_fraction(cfg))
     ft = cfg.model.finetune
     strategy = ft.strategy if len(sample) else "zero_shot"
-    history: dict = {}
-    if strategy != "zero_shot":
-        rate = ft.learning_rates.get(strategy, cfg.model.learning_rate)
-        with _epochs_bar(f"fine-tune k={len(sample)} ({strategy})", ft.epochs) as bar:
+
+    def tuned(rows: np.ndarray, name: str):
+        """(the adapted transferred classifier fine-tuned on sample[rows], its history)."""
+        model = entries.build_model(cfg, matrix, len(target.classes), seed)
+        model.set_weights(weights)
+        if strategy == "zero_shot":
+            return model, {}
+        with _epochs_bar(f"fine-tune k={len(rows)} ({strategy})", ft.epochs) as bar:
             history = finetune(
                 model,
-                target.train.ids[sample],
-                target.train.labels[sample],
+                target.train.ids[sample[rows]],
+                target.train.labels[sample[rows]],
                 strategy=strategy,
                 epochs=ft.epochs,
-                learning_rate=rate,
-                tensorboard_dir=tensorboard_dir(run_dir, f"finetune-k{k}-r{repeat}"),
+                learning_rate=ft.learning_rates.get(strategy, cfg.model.learning_rate),
+                tensorboard_dir=tensorboard_dir(run_dir, name),
                 on_epoch=lambda e, logs: bar.advance(f"loss {logs.get('loss', float('nan')):.3f}"),
                 **{**training_args(cfg), "seed": seed},
             )
-        _say_if_no_validation(cfg, history, len(sample))
+        return model, history
+
+    model, history = tuned(np.arange(len(sample)), f"finetune-k{k}-r{repeat}")
+    _say_if_no_validation(cfg, history, len(sample))
+    combined, target_only = {}, None
+    if len(sample):
+        # A fine-tuned model has seen the k labels: the mix's weight needs it out of fold.
+        refit = None if strategy == "zero_shot" else (lambda rows: tuned(rows, "finetune-cv")[0])
+        target_only, combined = adaptation.combine(
+            cfg,
+            model,
+            entries.embedding_matrix(target.space.vectors),
+            target.train.ids[sample],
+            target.train.labels[sample],
+            adapt_record.get("priors"),
+            seed,
+            refit=refit,
+        )
     else:
-        ui.info(f"k={len(sample)}: zero-shot, no target label used")
+        ui.info("k=0: zero-shot, no target label used")
     info = {
         "k": len(sample),
         "repeat": repeat,
         "strategy": strategy,
         "adapt_norm": bool(cfg.model.adapt_norm),
+        "adapt": adapt_record,
+        "combine": combined,
         "sample": sample.tolist(),
         "history": history,
     }
     sizes = entries.write_trained(tmp, "finetune", model, matrix, info)
+    if target_only is not None:
+        base = entries.embedding_matrix(target.space.vectors)
+        sizes.update(entries.write_target_only(tmp, target_only, base))
     return {"k": len(sample), "strategy": strategy, **sizes}
 
 

@@ -1,0 +1,57 @@
+"""Label-shift correction (Saerens, Latinne & Decaestecker, Neural Computation 2002).
+
+A classifier trained where the classes have priors p_s(y) outputs p_s(y|x). If only the priors
+change in the new domain, p_t(y|x) is proportional to p_s(y|x) * p_t(y) / p_s(y), and p_t(y)
+is the fixed point of EM over unlabelled documents of the new domain.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def adjust_priors(probs: np.ndarray, old: np.ndarray, new: np.ndarray) -> np.ndarray:
+    """Re-weight class probabilities [n, c] trained under priors `old` [c] to priors `new` [c];
+    rows sum to one again."""
+    ratio = np.asarray(new, dtype=np.float64) / np.asarray(old, dtype=np.float64)
+    weighted = np.asarray(probs, dtype=np.float64) * ratio
+    return weighted / weighted.sum(axis=1, keepdims=True)
+
+
+def _floored(priors: np.ndarray, floor: float) -> np.ndarray:
+    """Priors summing to one with every class at least `floor` (the rest scaled down)."""
+    low = priors < floor
+    if not low.any():
+        return priors / priors.sum()
+    rest = priors[~low] / priors[~low].sum() * (1.0 - floor * low.sum())
+    out = np.full_like(priors, floor)
+    out[~low] = rest
+    return out
+
+
+def estimate_priors(
+    probs: np.ndarray,
+    old: np.ndarray,
+    *,
+    max_iterations: int = 200,
+    tolerance: float = 1e-8,
+    floor: float = 1e-3,
+) -> np.ndarray:
+    """EM estimate of the new domain's class priors [c] from probabilities [n, c] that a model
+    trained under priors `old` [c] gives on unlabelled documents of the new domain.
+
+    E step: adjust every row to the current priors; M step: the priors are the mean adjusted
+    row. Priors are kept above `floor`, so a class is never ruled out entirely.
+    """
+    probs = np.asarray(probs, dtype=np.float64)
+    old = np.asarray(old, dtype=np.float64) / np.sum(old)
+    if not len(probs):
+        return old
+    priors = old.copy()
+    for _ in range(max_iterations):
+        updated = _floored(adjust_priors(probs, old, priors).mean(axis=0), floor)
+        done = np.abs(updated - priors).max() < tolerance
+        priors = updated
+        if done:
+            break
+    return priors

@@ -1,0 +1,203 @@
+"""Finetune-stage glue for adapting the transferred classifier (model.finetune.adapt and
+model.finetune.combine): the source classifier re-trained for transfer, label-free adaptation
+on the target training pool without labels, and the k-shot mix with a target-only model.
+
+The methods live in dtl_cli.adapt (plain values); this module reads the config and trains.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import keras
+import numpy as np
+from omegaconf import DictConfig
+
+from dtl_cli import ui
+from dtl_cli.adapt.adversarial import AdversarialHead, train_adversarial
+from dtl_cli.adapt.ensemble import choose_weight, out_of_fold
+from dtl_cli.adapt.label_free import LabelFreeOptions, adapt_to_target
+from dtl_cli.errors import ConfigError
+from dtl_cli.models.classifier import (
+    adapt_normalization,
+    set_head_weights,
+    shift_priors,
+    transplant,
+)
+from dtl_cli.models.training import fit_classifier, predict_probabilities
+from dtl_cli.stages import entries
+from dtl_cli.stages.common import training_args
+
+COMBINE = ("ensemble", "none")
+CV_FOLDS = 3
+# (source embedding matrix [V_s + 2, d], source ids [n, len], source labels [n])
+SourceLoader = Callable[[], tuple[np.ndarray, np.ndarray, np.ndarray]]
+
+
+def _fit(cfg: DictConfig, model, ids, labels, *, what: str, seed: int, **overrides) -> dict:
+    args = {
+        **training_args(cfg),
+        "epochs": cfg.model.epochs,
+        "learning_rate": cfg.model.learning_rate,
+        "seed": seed,
+        **overrides,
+    }
+    with ui.progress(f"{what} epochs", args["epochs"]) as bar:
+        return fit_classifier(model, ids, labels, on_epoch=lambda e, logs: bar.advance(), **args)
+
+
+def transferred(cfg, matrix: np.ndarray, source_model, n_classes: int, pool_ids: np.ndarray):
+    """The source classifier over the carried target matrix (AdaBN statistics if asked)."""
+    model = entries.build_model(cfg, matrix, n_classes, cfg.seed)
+    transplant(source_model, model)
+    if cfg.model.adapt_norm:
+        # AdaBN: target statistics from target training texts, labels unused.
+        adapt_normalization(model, pool_ids)
+    return model
+
+
+def _document_vectors(model, ids: np.ndarray) -> np.ndarray:
+    """A DAN's document vectors [n, dim] (its encoder output), for the adversarial head."""
+    encoder = keras.Model(model.input, model.get_layer("encoder_average").output)
+    return np.concatenate(
+        [np.asarray(encoder(ids[i : i + 1024], training=False)) for i in range(0, len(ids), 1024)]
+    )
+
+
+def _adversarial(cfg, model, source_ids, source_labels, target_model, pool_ids) -> None:
+    """Train `model`'s head language-adversarially (ADAN-style) over fixed document vectors:
+    source documents with labels against the target pool through the map."""
+    a = cfg.model.finetune.adapt
+    if cfg.model.name != "dan" or cfg.model.adapt_norm:
+        raise ConfigError(
+            "model.finetune.adapt.adversarial_weight > 0 needs model.name=dan and "
+            "model.adapt_norm=false: the adversarial head reads fixed document vectors"
+        )
+    target = _document_vectors(target_model, pool_ids)
+    n_classes = int(model.output_shape[-1])
+    head = AdversarialHead(target.shape[1], tuple(cfg.model.hidden), n_classes, seed=cfg.seed)
+    ui.info(f"language-adversarial source classifier, {a.source_epochs} epochs")
+    history = train_adversarial(
+        head,
+        _document_vectors(model, source_ids),
+        source_labels,
+        target,
+        epochs=a.source_epochs,
+        batch_size=cfg.model.batch_size,
+        learning_rate=a.source_learning_rate,
+        weight=a.adversarial_weight,
+        seed=cfg.seed,
+    )
+    accuracy = np.round(history["disc_accuracy"], 3).tolist()
+    ui.info(f"language discriminator accuracy by epoch: {accuracy}")
+    set_head_weights(model, head.dense_weights())
+
+
+def source_for_transfer(cfg, source_model, source: SourceLoader, matrix, pool_ids):
+    """The source classifier the transfer starts from: the pretrain one when
+    model.finetune.adapt.source_epochs is 0, else one re-trained on the source for that many
+    epochs (language-adversarially when adversarial_weight > 0)."""
+    a = cfg.model.finetune.adapt
+    if a.source_epochs == 0:
+        return source_model
+    source_matrix, ids, labels = source()
+    n_classes = int(source_model.output_shape[-1])
+    model = entries.build_model(cfg, source_matrix, n_classes, cfg.seed)
+    if a.adversarial_weight > 0:
+        target_model = entries.build_model(cfg, matrix, n_classes, cfg.seed)
+        _adversarial(cfg, model, ids, labels, target_model, pool_ids)
+        return model
+    _fit(
+        cfg,
+        model,
+        ids,
+        labels,
+        what="source classifier for transfer",
+        seed=cfg.seed,
+        epochs=a.source_epochs,
+        learning_rate=a.source_learning_rate,
+        validation_split=0.0,
+    )
+    return model
+
+
+def label_free(cfg, pool_ids, matrix, source_model, source_labels, source: SourceLoader):
+    """(the adapted classifier's weights, its record): the source classifier for transfer,
+    carried over `matrix` (the carried target vectors), then label-shift EM and self-training
+    on `pool_ids` [n, len], the target training pool without its labels."""
+    a = cfg.model.finetune.adapt
+    options = LabelFreeOptions(
+        label_shift=a.label_shift,
+        rounds=a.self_training_rounds,
+        fraction=a.self_training_fraction,
+    )
+    n_classes = int(source_model.output_shape[-1])
+    priors = np.bincount(source_labels, minlength=n_classes) / len(source_labels)
+
+    def fit(model, ids, labels):
+        _fit(
+            cfg,
+            model,
+            ids,
+            labels,
+            what=f"self-training, {len(labels)} pseudo-labels",
+            seed=cfg.seed,
+        )
+
+    start = source_for_transfer(cfg, source_model, source, matrix, pool_ids)
+    model, record = adapt_to_target(
+        transferred(cfg, matrix, start, n_classes, pool_ids),
+        pool_ids,
+        priors,
+        options,
+        make_student=lambda: transferred(cfg, matrix, start, n_classes, pool_ids),
+        fit=fit,
+    )
+    record["priors"] = record.get("final_priors", record["teacher_priors"])
+    ui.info(f"label-free adaptation: target priors {np.round(record['priors'], 3).tolist()}")
+    return model.get_weights(), record
+
+
+def combine(cfg, model, target_matrix, ids, labels, priors, seed: int, *, refit=None):
+    """(target-only classifier or None, record) for the k labelled examples `ids` [k, len],
+    `labels` [k].
+
+    model.finetune.combine=ensemble: a target-only classifier over `target_matrix` is trained
+    on the k examples and its output shifted to the adapted target `priors`; the prediction is
+    weight * model + (1 - weight) * target-only, the weight chosen on the k examples against
+    out-of-fold target-only probabilities (record["weight"]). `refit(rows)` rebuilds `model`
+    from the examples `rows` alone when it was fine-tuned on them; None = it never saw them.
+    """
+    how = cfg.model.finetune.combine
+    if how not in COMBINE:
+        raise ConfigError(f"model.finetune.combine={how!r}: choose one of {', '.join(COMBINE)}")
+    if how == "none":
+        return None, {}
+    n_classes = int(model.output_shape[-1])
+
+    def target_only(rows: np.ndarray, what: str):
+        m = entries.build_model(cfg, target_matrix, n_classes, seed)
+        _fit(cfg, m, ids[rows], labels[rows], what=what, seed=seed)
+        under = np.bincount(labels[rows], minlength=n_classes) / len(rows)
+        if priors is not None and under.all():
+            shift_priors(m, under, np.asarray(priors))
+        return m
+
+    def folds(fit_predict):
+        return out_of_fold(
+            len(labels), labels, fit_predict, folds=CV_FOLDS, seed=seed, n_classes=n_classes
+        )
+
+    theirs = folds(
+        lambda train, held: predict_probabilities(target_only(train, "target-only, CV"), ids[held])
+    )
+    if refit is None:
+        mine = predict_probabilities(model, ids)
+    else:
+        mine = folds(lambda train, held: predict_probabilities(refit(train), ids[held]))
+    weight = choose_weight(mine, theirs, labels)
+    ui.info(f"k={len(labels)}: weight on the transferred classifier {weight} ({CV_FOLDS}-fold CV)")
+    record = {"combine": how, "weight": weight}
+    if weight == 1.0:
+        return None, record
+    return target_only(np.arange(len(labels)), "target-only"), record
