@@ -71,10 +71,10 @@ def _mean_std(values: list[float]) -> tuple[float, float]:
     return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
 
 
-def collect(sweep: Path) -> dict[int, dict[str, list[float]]]:
+def collect(*sweeps: Path) -> dict[int, dict[str, list[float]]]:
     """Per k, each seed's numbers (means over its repeats), from the jobs' metrics.json."""
     rows: dict[int, dict[str, list[float]]] = {}
-    for path in sorted(sweep.glob("*/metrics.json")):
+    for path in sorted(p for sweep in sweeps for p in sweep.glob("*/metrics.json")):
         m = json.loads(path.read_text())
         row = rows.setdefault(m["k"], {})
         values = {
@@ -130,9 +130,26 @@ def plain(cells: list[list[str]]) -> str:
     )
 
 
+def oracle_note(rows: dict[int, dict[str, list[float]]]) -> list[str]:
+    """The oracle reference line at k = 0, if the jobs recorded it."""
+    if "oracle" not in rows.get(0, {}):
+        return []
+    share = statistics.fmean(rows[0]["oracle"])
+    return [
+        f"oracle reference at k = 0: the test split's majority share {share:.3f} "
+        "(reads test labels; a reference line only, no run uses it)"
+    ]
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, required=True, help="the task folder")
+    parser.add_argument("--data", type=Path, help="the task folder")
+    parser.add_argument(
+        "--collect",
+        type=Path,
+        nargs="+",
+        help="only tabulate these finished sweep folders (e.g. one per seed), run nothing",
+    )
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (0,1,2)")
     parser.add_argument("--k", default="0,10,50,200,1000", help="k-shot sizes")
     parser.add_argument("--repeats", type=int, default=3, help="k-shot samples per seed and k")
@@ -141,6 +158,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, help="sweep folder (default bench-transfer/<time>)")
     parser.add_argument("overrides", nargs="*", help="dtl overrides, e.g. mapping=linear")
     args = parser.parse_args(argv)
+    if args.collect:
+        rows = collect(*args.collect)
+        if not rows:
+            sys.exit(
+                f"bench_transfer: error: no metrics.json in {' '.join(map(str, args.collect))}"
+            )
+        print(markdown(table(rows)) + "\n\n" + "\n".join(oracle_note(rows)))
+        return
+    if args.data is None:
+        parser.error("--data is required (or --collect)")
     out = (
         args.out or Path("bench-transfer") / datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
     ).resolve()
@@ -170,12 +197,7 @@ def main(argv: list[str] | None = None) -> None:
         "mean ± std across seeds (each seed's mean over its samples)",
         f"wall time {seconds / 60:.1f} min on {platform.machine()}, {os.cpu_count()} cores",
     ]
-    if "oracle" in rows.get(0, {}):
-        share = statistics.fmean(rows[0]["oracle"])
-        notes.append(
-            f"oracle reference at k = 0: the test split's majority share {share:.3f} "
-            "(reads test labels; a reference line only, no run uses it)"
-        )
+    notes += oracle_note(rows)
     print("\n" + plain(cells) + "\n" + "\n".join(notes))
     (out / "bench_transfer.md").write_text(markdown(cells) + "\n\n" + "\n".join(notes) + "\n")
     print(f"\nMarkdown: {out / 'bench_transfer.md'}; per-job table: dtl report {out}")

@@ -65,3 +65,11 @@ def test_table_gives_mean_and_std_across_seeds_per_k(tmp_path):
     markdown = bench.markdown(cells).splitlines()
     assert markdown[0].startswith("| k | seeds |") and markdown[1].startswith("|---|")
     assert len(markdown) == 4
+
+
+def test_collect_merges_several_sweeps(tmp_path, capsys):
+    _job(tmp_path / "a" / "0", 0, 0, 0.70, 0.5)
+    _job(tmp_path / "b" / "0", 0, 1, 0.74, 0.5)
+    assert bench.collect(tmp_path / "a", tmp_path / "b")[0]["transfer_acc"] == [0.70, 0.74]
+    bench.main(["--collect", str(tmp_path / "a"), str(tmp_path / "b")])
+    assert "| 0 | 2 | 0.720 ± 0.028 |" in capsys.readouterr().out
