@@ -110,7 +110,8 @@ def table(rows: dict[int, dict[str, list[float]]]) -> list[list[str]]:
         for _, name in COLUMNS:
             mean, std = _mean_std(row[name])
             sign = "+" if name.startswith("gain") else ""
-            cells.append(f"{mean:{sign}.3f} ± {std:.3f}")
+            # One seed has no spread to show.
+            cells.append(f"{mean:{sign}.3f}" + (f" ± {std:.3f}" if len(row[name]) > 1 else ""))
         if k == 0:
             cells[3] += " (source majority)"
         out.append(cells)

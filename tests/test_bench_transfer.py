@@ -73,3 +73,8 @@ def test_collect_merges_several_sweeps(tmp_path, capsys):
     assert bench.collect(tmp_path / "a", tmp_path / "b")[0]["transfer_acc"] == [0.70, 0.74]
     bench.main(["--collect", str(tmp_path / "a"), str(tmp_path / "b")])
     assert "| 0 | 2 | 0.720 ± 0.028 |" in capsys.readouterr().out
+
+
+def test_one_seed_shows_no_spread(tmp_path):
+    _job(tmp_path / "a" / "0", 0, 0, 0.70, 0.5)
+    assert bench.table(bench.collect(tmp_path / "a"))[1][2] == "0.700"
