@@ -44,7 +44,18 @@ Errors print one line; set HYDRA_FULL_ERROR=1 for a traceback.
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
+    """Run `dtl ARGV`; returns the exit status (Ctrl-C 130, SIGTERM 143: one line each)."""
+    from dtl_cli.faults import INTERRUPTED, Interrupted, exit_status, signals_as_exceptions
+
+    try:
+        with signals_as_exceptions():
+            return _main(sys.argv[1:] if argv is None else argv)
+    except (KeyboardInterrupt, Interrupted) as err:
+        print(f"dtl: {INTERRUPTED}", file=sys.stderr)
+        return exit_status(err)
+
+
+def _main(args: list[str]) -> int:
     if not args or args[0] in ("-h", "--help", "help"):
         print(USAGE, end="")
         return 0
@@ -84,15 +95,24 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run_hydra(verb: str, overrides: list[str]) -> int:
+    from dtl_cli import ui
     from dtl_cli.hydra_app import FAILED_JOBS, check_overrides, hydra_entry
 
+    ui.route_warnings()
+    # Hydra's parser wants -m before the overrides; a user may put it anywhere.
+    multirun = [a for a in overrides if a in ("-m", "--multirun")]
+    overrides = [*multirun[:1], *(a for a in overrides if a not in ("-m", "--multirun"))]
     problem = check_overrides(overrides)
     if problem:
         print(f"dtl: error: {problem}", file=sys.stderr)
         return 2
     sys.argv = [f"dtl {verb}", *_overrides_last(overrides, f"hydra.job.name={verb}")]
     FAILED_JOBS.clear()
-    hydra_entry()
+    try:
+        hydra_entry()
+    except SystemExit as done:  # a job's exit status (Hydra exits 1 on a bug's traceback)
+        if done.code not in (None, 0):
+            return done.code if isinstance(done.code, int) else 1
     if FAILED_JOBS:
         print(
             f"dtl: error: {len(FAILED_JOBS)} sweep job(s) failed: " + "; ".join(FAILED_JOBS),

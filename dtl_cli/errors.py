@@ -29,3 +29,17 @@ def decode_utf8_line(path: object, raw: bytes, line_no: int) -> str:
             f"{path}:{line_no}: not UTF-8 (byte 0x{raw[err.start]:02x} at column {err.start + 1}); "
             "re-save the file as UTF-8"
         ) from None
+
+
+class DtlWarning(UserWarning):
+    """Something suspicious but not wrong (an overlap, a header that disagrees with its file).
+
+    Library modules raise it with `warn`; the CLI shows each as one `dtl: warning:` line.
+    """
+
+
+def warn(message: str) -> None:
+    """Say `message` as a DtlWarning (one line, naming the file or key, and what to check)."""
+    import warnings
+
+    warnings.warn(message, DtlWarning, stacklevel=2)

@@ -7,6 +7,8 @@ worker processes of a parallel launcher.
 from __future__ import annotations
 
 import json
+import logging
+import re
 import sys
 import time
 from pathlib import Path
@@ -19,7 +21,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from dtl_cli import ui
 from dtl_cli.errors import ConfigError, DtlError
-from dtl_cli.schema import register
+from dtl_cli.faults import recorded
+from dtl_cli.preflight import preflight
+from dtl_cli.schema import check_config, key_hint, register
 
 register()
 CONFIG_MODULE = "dtl_cli.configs"
@@ -29,7 +33,8 @@ FAILED_JOBS: list[str] = []
 
 
 def check_overrides(args: list[str]) -> str | None:
-    """Compose the config a single run would use and resolve it; return a one-line problem.
+    """Compose the config a single run would use, check it against its schema and the files
+    it names (`preflight`); return a one-line problem.
 
     Lets a typo fail at once, with the key named, before any work. For a sweep (-m), every
     value of every swept key is checked (see `check_sweep`); --help, --info and --cfg need no
@@ -37,21 +42,30 @@ def check_overrides(args: list[str]) -> str | None:
     """
     from hydra._internal.utils import get_args_parser
 
+    parser = get_args_parser()
+
+    def fail(message: str):
+        raise ValueError(message)
+
+    parser.error = fail
     try:
-        parsed = get_args_parser().parse_args(args)
-    except SystemExit:
-        return "could not parse the command line; see `dtl run --help`"
+        parsed = parser.parse_args(args)
+    except ValueError as err:
+        return f"could not parse the command line ({err}); see `dtl run --help`"
     if parsed.multirun and (parsed.cfg or parsed.info):
         return "-m runs a sweep, --cfg/--info show one config: drop -m, or one of them"
-    if parsed.help or parsed.hydra_help or parsed.info or parsed.cfg:
-        return None
+    problem = check_duplicates(parsed.overrides) or check_plugins(parsed.overrides)
+    if problem or parsed.help or parsed.hydra_help or parsed.info or parsed.cfg:
+        return problem
     extra = search_path_overrides(parsed.config_dir)
     if isinstance(extra, str):
         return extra
     if parsed.multirun:
         return check_sweep([*parsed.overrides, *extra])
     try:
-        compose_config([*parsed.overrides, *extra])
+        preflight(compose_config([*parsed.overrides, *extra]))
+    except DtlError as err:
+        return str(err)
     except Exception as err:  # any composition failure is the user's config: report it
         return one_line(err)
     return None
@@ -92,6 +106,57 @@ def with_config_dir(args: list[str]) -> list[str]:
     return out
 
 
+def check_duplicates(overrides: list[str]) -> str | None:
+    """Hydra keeps the last of two values for one key without a word: say it instead."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    seen: dict[str, str] = {}
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+    except Exception:  # a syntax error: composing says it with Hydra's message
+        return None
+    for override in parsed:
+        key = override.get_key_element().lstrip("+~")
+        if key in seen:
+            return (
+                f"Multiple values for {key} ({seen[key]} and {override.input_line}); "
+                "give each key once (a sweep lists its values: key=a,b)"
+            )
+        seen[key] = override.input_line
+    return None
+
+
+def check_plugins(overrides: list[str]) -> str | None:
+    """A launcher or sweeper that is not installed, named with the line that installs it."""
+    from hydra import compose, initialize_config_module
+
+    chosen = [o for o in overrides if re.match(r"hydra/(launcher|sweeper)=", o)]
+    if not chosen:
+        return None
+    try:
+        with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):
+            compose("config", overrides=chosen, return_hydra_config=True)
+    except Exception as err:
+        missing = re.search(r"Could not find 'hydra/(launcher|sweeper)/(\w+)'", str(err))
+        if missing is None:
+            return one_line(err)
+        group, name = missing.groups()
+        return f"hydra/{group}={name}: the plugin is not installed; {install_hint(group, name)}"
+    return None
+
+
+def install_hint(group: str, name: str) -> str:
+    """`pip install 'dtl[extra]'` when an extra of dtl brings the plugin, else Hydra's package."""
+    from importlib import metadata
+
+    stem = name.split("_")[0]
+    for requirement in metadata.requires("dtl") or []:
+        extra = re.search(r"extra == \"(\w+)\"", requirement)
+        if extra and re.match(rf"hydra-{stem}-{group}\b", requirement):
+            return f"pip install 'dtl[{extra.group(1)}]'"
+    return f"pip install hydra-{stem}-{group} (if Hydra has such a plugin)"
+
+
 def check_sweep(overrides: list[str]) -> str | None:
     """Compose each value of each swept key once (the other keys at their first value).
 
@@ -125,7 +190,9 @@ def check_sweep(overrides: list[str]) -> str | None:
     ]
     for cell in cells:
         try:
-            compose_config([*cell, *searchpath])
+            preflight(compose_config([*cell, *searchpath]))
+        except DtlError as err:
+            return f"{err} (in the sweep; no job was started)"
         except Exception as err:  # as in check_overrides: the user's config
             return f"{one_line(err)} (in the sweep; no job was started)"
     return None
@@ -153,6 +220,7 @@ def compose_config(overrides: list[str]) -> DictConfig:
             + (f" (also missing: {', '.join(missing[1:])})" if missing[1:] else "")
         )
     OmegaConf.resolve(cfg)
+    check_config(cfg)
     return cfg
 
 
@@ -162,6 +230,12 @@ def one_line(err: Exception) -> str:
     if err.__cause__ is not None:
         text += "\n" + str(err.__cause__)
     text = text.split("Config search path:")[0]
+    full_key = re.search(r"full_key: (\S+)", text)
+    unknown = re.search(r"Key '([^']+)' not in '(\w+)'", text)
+    if unknown and full_key:  # a typo: name the key and the nearest real one, never `+key`
+        key, prefix = full_key.group(1), full_key.group(1).rpartition(".")[0]
+        hint = key_hint(unknown.group(2), unknown.group(1), f"{prefix}." if prefix else "")
+        return f"{key} is not a key of {prefix or 'the config'} ({unknown.group(2)}); {hint}"
     options: list[str] = []
     kept: list[str] = []
     in_options = False
@@ -171,54 +245,58 @@ def one_line(err: Exception) -> str:
             in_options = True
         elif in_options and raw.startswith(("\t", " ")) and line:
             options.append(line)
-        elif line and not line.startswith(("full_key:", "object_type", "reference_type")):
+        elif line and not line.startswith(_NOISE):
             in_options = False
             kept.append(line.rstrip("."))
     message = "; ".join(dict.fromkeys(kept))
+    choices = re.match(
+        r"Error merging override (\S+); Invalid value .*, expected (one of .*)", message
+    )
+    if choices:  # a value outside a Choice enum
+        return f"{choices.group(1)} must be {re.sub(r'[][]', '', choices.group(2))}"
+    message = re.sub(r"^Error merging override (\S+); ", r"\1: ", message)
+    if full_key and full_key.group(1) not in message:
+        message = f"{full_key.group(1)}: {message}"
     if options:
         message += f"; choose one of: {', '.join(options)}"
-    if "Key '" in message and "not in" in message:
-        message += " (list the valid keys with `dtl run --cfg job`)"
     return message
+
+
+# Lines of Hydra/OmegaConf messages that say nothing to the user.
+_NOISE = ("full_key:", "object_type", "reference_type", "To append to your config")
 
 
 @hydra.main(version_base="1.3", config_path="pkg://dtl_cli.configs", config_name="config")
 def hydra_entry(cfg: DictConfig) -> float | None:
     """Runs the verb's stages; returns `evaluation.objective`'s value for a sweeper (or None)."""
+    ui.route_warnings()
+    logging.raiseExceptions = False  # a full disk must not turn log lines into tracebacks
     hydra_cfg = HydraConfig.get()
     verb = hydra_cfg.job.name
     run_dir = Path(hydra_cfg.runtime.output_dir)
+    multirun = hydra_cfg.mode == RunMode.MULTIRUN
     try:
-        from dtl_cli.device import init_tensorflow, plan_devices
-        from dtl_cli.stages.options import check_options
+        with recorded(run_dir, where=f"the store {cfg.paths.store} or {run_dir}"):
+            check_config(cfg)  # before TensorFlow: a bad value or file costs no start-up
+            preflight(cfg)
+            from dtl_cli.objective import check_objective
 
-        check_options(cfg)  # before TensorFlow: a bad value costs no start-up
-        from dtl_cli.objective import check_objective
+            e = cfg.evaluation
+            objective = check_objective(e.objective, verb, e.dev_fraction)
+            devices = _devices(cfg, narrow=not multirun)
+            from dtl_cli.pipeline import run_pipeline
 
-        e = cfg.evaluation
-        objective = check_objective(e.objective, verb, e.dev_fraction)
-
-        d = cfg.device
-        plan = plan_devices(d.kind, list(d.gpus), d.fallback, d.memory_growth, d.mixed_precision)
-        multirun = hydra_cfg.mode == RunMode.MULTIRUN
-        devices = init_tensorflow(plan, cfg.seed, cfg.deterministic, narrow=not multirun)
-        from dtl_cli.pipeline import run_pipeline
-
-        record = run_pipeline(verb, cfg, run_dir, devices)
-        value = None if objective is None else _objective_value(objective, run_dir, record)
-        (run_dir / "status.txt").write_text("done\n")
-        return value
+            record = run_pipeline(verb, cfg, run_dir, devices)
+            return None if objective is None else _objective_value(objective, run_dir, record)
     except DtlError as err:
         ui.error(str(err))
-        (run_dir / "status.txt").write_text(f"failed: {err}\n")
-        if hydra_cfg.mode == RunMode.MULTIRUN:
+        if multirun:
             FAILED_JOBS.append(f"job {hydra_cfg.job.num}: {err}")
             return
         sys.exit(2)
 
 
 def _objective_value(objective, run_dir: Path, record: dict) -> float:
-
     from dtl_cli.objective import objective_value
 
     metrics_file = run_dir / "metrics.json"
@@ -229,6 +307,14 @@ def _objective_value(objective, run_dir: Path, record: dict) -> float:
     (run_dir / "objective.json").write_text(json.dumps({"name": objective.name, "value": value}))
     ui.info(f"objective {objective.name} = {value:.4f}")
     return value
+
+
+def _devices(cfg: DictConfig, narrow: bool) -> list[str]:
+    from dtl_cli.device import init_tensorflow, plan_devices
+
+    d = cfg.device
+    plan = plan_devices(d.kind, list(d.gpus), d.fallback, d.memory_growth, d.mixed_precision)
+    return init_tensorflow(plan, cfg.seed, cfg.deterministic, narrow=narrow)
 
 
 class SweepFailures(Callback):

@@ -6,6 +6,7 @@ Everything shown is also sent to the `dtl` logger, which Hydra writes into the r
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -13,6 +14,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 from rich.progress import Progress as RichProgress
+
+from dtl_cli.errors import DtlWarning
 
 log = logging.getLogger("dtl")
 console = Console(highlight=False)
@@ -37,6 +40,32 @@ def error(message: str) -> None:
     """One line on stderr: what is wrong and what to do."""
     log.error(message)
     error_console.print(f"[bold red]dtl: error:[/bold red] {escape(message)}", soft_wrap=True)
+
+
+def warning(message: str) -> None:
+    """One line on stderr: something suspicious, and what to check."""
+    log.warning(message)
+    error_console.print(
+        f"[bold yellow]dtl: warning:[/bold yellow] {escape(message)}", soft_wrap=True
+    )
+
+
+def route_warnings() -> None:
+    """Show every DtlWarning (raised by library modules) as a `dtl: warning:` line, each time;
+    other warnings keep Python's handling."""
+    if getattr(warnings.showwarning, "routes_dtl", False):
+        return
+    shown = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, DtlWarning):
+            warning(str(message))
+        else:
+            shown(message, category, filename, lineno, file, line)
+
+    show.routes_dtl = True
+    warnings.showwarning = show
+    warnings.simplefilter("always", DtlWarning)
 
 
 class Progress:

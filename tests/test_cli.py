@@ -47,11 +47,11 @@ def test_unknown_verb_is_one_line_and_exit_2():
 @pytest.mark.parametrize(
     ("override", "expected"),
     [
-        ("mapping.methd=x", "Key 'methd' not in 'MappingConfig'"),
+        ("mapping.methd=x", "mapping.methd is not a key of mapping"),
         ("mapping=procrus", "choose one of: linear, none, procrustes"),
         ("model.epochs=abc", "model.epochs=abc"),
         ("dataset=csv", "config key dataset.dictionary.seed has no value"),
-        ("seedd=1", "Key 'seedd' not in 'DtlConfig'"),
+        ("seedd=1", "seedd is not a key of the config (DtlConfig); did you mean seed?"),
     ],
 )
 def test_config_mistakes_fail_fast_on_one_line_naming_the_key(tmp_path, override, expected):
@@ -78,7 +78,7 @@ def test_unknown_dictionary_script_fails_before_any_work(tmp_path):
         timeout=60,
     )
     assert result.returncode == 2
-    assert "dataset.dictionary.script='t2tw' is not one of" in result.stderr
+    assert "dataset.dictionary.script=t2tw must be one of auto, t2s, s2t, none" in result.stderr
     assert not (tmp_path / ".dtl").exists()  # no store entry started
 
 

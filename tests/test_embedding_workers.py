@@ -5,7 +5,6 @@ import pytest
 from dtl_cli.errors import ConfigError
 from dtl_cli.hydra_app import compose_config
 from dtl_cli.stages import pretrain
-from dtl_cli.stages.options import check_options
 from dtl_cli.text.parallel import available_cores
 
 
@@ -23,8 +22,8 @@ def test_default_is_one_worker():
     assert compose_config([]).embedding.workers == 1
 
 
-@pytest.mark.parametrize("value", ["0", "many", "true"])
+@pytest.mark.parametrize("value", ["0", "many", "true", "1.5"])
 def test_bad_workers_fail_naming_the_key(value):
-    with pytest.raises(ConfigError, match=r"embedding.workers=.*use 1 \(deterministic\)"):
-        check_options(compose_config([f"embedding.workers={value}"]))
-    check_options(compose_config(["embedding.workers=auto"]))
+    with pytest.raises(ConfigError, match=r"embedding.workers=.* must be a whole number >= 1"):
+        compose_config([f"embedding.workers={value}"])
+    assert compose_config(["embedding.workers=auto"]).embedding.workers == "auto"

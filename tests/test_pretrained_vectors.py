@@ -24,7 +24,8 @@ def vec_file(tmp_path):
 
 
 def _cfg(path, *more):
-    return compose_config(["embedding=pretrained", f"embedding.source_vectors={path}", *more])
+    vectors = [f"embedding.source_vectors={path}", f"embedding.target_vectors={path}"]
+    return compose_config(["embedding=pretrained", *vectors, *more])
 
 
 def _load(cfg, store):

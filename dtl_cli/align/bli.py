@@ -52,6 +52,14 @@ def read_dictionary(path: str | Path) -> list[tuple[str, str]]:
     return pairs
 
 
+def seed_overlap(
+    test: Sequence[tuple[str, str]], seed: Sequence[tuple[str, str]]
+) -> list[tuple[str, str]]:
+    """The test pairs whose source word the seed dictionary also has (in test order)."""
+    seed_words = {source for source, _ in seed}
+    return [pair for pair in test if pair[0] in seed_words]
+
+
 def filter_pairs(
     pairs: Sequence[tuple[str, str]], src_index: dict[str, int], tgt_index: dict[str, int]
 ) -> tuple[list[tuple[int, int]], int]:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dtl_cli.errors import DataError, decode_utf8_line
+from dtl_cli.errors import DataError, decode_utf8_line, warn
 
 _TEXT_SUFFIXES = (".vec", ".txt")
 _GENSIM_SUFFIXES = (".kv", ".model")
@@ -154,12 +154,39 @@ def _parse_text(path, handle, max_vocab, lowercase) -> tuple[list[str], np.ndarr
             f"{path}:1: header says {count} words but the file has {rows.n_rows} rows; "
             f"set the header to '{rows.n_rows} {dim}'"
         )
+    n_rows = rows.n_rows + (rows.rows_after + _count_rows(handle) if rows.full else 0)
+    if n_rows != count:  # only the first max_vocab rows are used: say it, do not fail
+        warn(
+            f"{path}:1: header says {count} words but the file has {n_rows} rows; the first "
+            f"{len(words)} are used, check the file is complete (header '{n_rows} {dim}')"
+        )
     if not words:
         raise DataError(f"{path}: no vectors in the file; check it is the right file")
     vectors = rows.vectors
     vectors = vectors[: len(words)] if len(words) == capacity else vectors[: len(words)].copy()
     _check_finite(path, vectors, rows.lines)
     return words, vectors
+
+
+def _count_rows(handle) -> int:
+    """Non-empty lines left in `handle` (no parsing)."""
+    return sum(1 for line in handle if not line.isspace())
+
+
+def vector_header(path: str | Path) -> tuple[int, int]:
+    """``(count, dim)`` a vector file declares, read without loading it: the header line of
+    text and binary word2vec files, the attributes of a gensim file."""
+    path = Path(path)
+    name = path.name.lower()
+    if name.endswith(_GENSIM_SUFFIXES):
+        words, vectors = _load_gensim(path)
+        return len(words), int(vectors.shape[1])
+    opener = gzip.open if name.endswith(".gz") else open
+    try:
+        with opener(path, "rb") as handle:
+            return _parse_header(path, handle.readline())
+    except (OSError, EOFError, zlib.error) as err:
+        raise DataError(f"{path}: cannot read ({err}); check the file is not truncated") from None
 
 
 # Text per block. A block is parsed fast (numbers of all its lines in one call); a block with
@@ -179,6 +206,7 @@ class _TextRows:
         self.lines: list[int] = []
         self.seen: set[str] = set()
         self.n_rows = 0  # non-empty lines after the header, duplicates included
+        self.rows_after = 0  # non-empty lines after the last one read, once full
 
     @property
     def full(self) -> bool:
@@ -189,8 +217,11 @@ class _TextRows:
         raws = block.split(b"\n")
         if raws[-1] == b"":
             raws.pop()  # what follows the last line break is not a line
+        before = self.n_rows
         if not self._add_fast(block, raws, first_line):
             self._add_exact(raws, first_line)
+        if self.full:  # rows of this block after the last one kept: counted, not parsed
+            self.rows_after += sum(1 for raw in raws if raw.strip()) - (self.n_rows - before)
         return first_line + len(raws)
 
     def _add_fast(self, block: bytes, raws: list[bytes], first_line: int) -> bool:

@@ -10,22 +10,15 @@ from dtl_cli.errors import ConfigError
 
 
 def k_values(cfg: DictConfig) -> list[int | str]:
-    """`evaluation.k` as a list: one value, or several for a learning curve."""
+    """`evaluation.k` as a list: one value, or several for a learning curve (the schema has
+    checked each is a whole number >= 0 or "all")."""
     k = cfg.evaluation.k
-    values = list(k) if OmegaConf.is_list(k) or isinstance(k, list | tuple) else [k]
-    for value in values:
-        if value != "all" and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
-            raise ConfigError(
-                f"evaluation.k={value!r}: use a whole number >= 0, 'all', or a list of them"
-            )
-    return values
+    return list(k) if OmegaConf.is_list(k) or isinstance(k, list | tuple) else [k]
 
 
 def shots(cfg: DictConfig) -> list[tuple[int | str, int]]:
     """Every (k, repeat) the config asks for; k = 0 needs no repeats (nothing is sampled)."""
     repeats = cfg.evaluation.repeats
-    if repeats < 1:
-        raise ConfigError(f"evaluation.repeats={repeats} must be at least 1")
     return [(k, r) for k in k_values(cfg) for r in range(1 if k == 0 else repeats)]
 
 

@@ -31,6 +31,7 @@ from omegaconf import DictConfig, OmegaConf
 from dtl_cli.align.normalize import normalize
 from dtl_cli.embed.io import load_saved_vectors, save_vectors
 from dtl_cli.errors import DataError
+from dtl_cli.schema import BilstmModel, CnnModel, Word2VecEmbedding, is_a
 from dtl_cli.store import Store, config_key
 from dtl_cli.text.vocab import OOV, build_vocab, encode, length_from_data
 
@@ -108,7 +109,7 @@ def corpus_key(cfg: DictConfig, part: str) -> str:
 
 def embedding_parts(cfg: DictConfig, side: str) -> list[str]:
     """The corpus parts whose text trains `side`'s word2vec vectors."""
-    if side == "target" and cfg.embedding.transductive:
+    if side == "target" and is_a(cfg.embedding, Word2VecEmbedding) and cfg.embedding.transductive:
         return ["target", "target_test"]
     return [side]
 
@@ -169,11 +170,14 @@ def map_key(cfg: DictConfig) -> str:
 
 def bli_key(cfg: DictConfig) -> str:
     """BLI scores of the map on the test dictionary with `evaluation.bli.*`."""
+    bli = cfg.evaluation.bli
     payload = {
         "map": map_key(cfg),
         "dictionary": fingerprint(cfg.dataset.dictionary.test),
         "script": cfg.dataset.dictionary.script,
-        "bli": _plain(cfg.evaluation.bli),
+        "bli": _plain(bli),
+        # drop_seed_overlap reads the seed dictionary too
+        "seed": fingerprint(cfg.dataset.dictionary.seed) if bli.drop_seed_overlap else None,
     }
     return _key("bli", payload)
 
@@ -483,14 +487,17 @@ def build_model(
     from dtl_cli.models.classifier import Architecture, build_classifier
 
     m = cfg.model
+    encoder = {}  # the options of this architecture's encoder (CnnModel, BilstmModel)
+    if is_a(m, CnnModel):
+        encoder = {"filters": m.filters, "kernel_sizes": tuple(m.kernel_sizes)}
+    elif is_a(m, BilstmModel):
+        encoder = {"lstm_units": m.lstm_units}
     arch = Architecture(
-        name=m.name,
+        name=str(m.name),
         hidden=tuple(m.hidden),
         dropout=m.dropout,
-        filters=m.filters,
-        kernel_sizes=tuple(m.kernel_sizes),
-        lstm_units=m.lstm_units,
         normalize_encoding=m.adapt_norm,
+        **encoder,
     )
     if seed is not None:
         keras.utils.set_random_seed(seed)

@@ -16,11 +16,18 @@ import numpy as np
 from omegaconf import DictConfig
 
 from dtl_cli import ui
-from dtl_cli.align.bli import evaluate_bli, filter_pairs, induce_dictionary, read_dictionary
+from dtl_cli.align.bli import (
+    evaluate_bli,
+    filter_pairs,
+    induce_dictionary,
+    read_dictionary,
+    seed_overlap,
+)
 from dtl_cli.align.learn import learn_map
 from dtl_cli.align.mappings import apply_map
 from dtl_cli.align.self_learning import identical_pairs
 from dtl_cli.errors import DataError
+from dtl_cli.schema import LinearMapping, SelfLearningMapping, is_a
 from dtl_cli.stages import entries
 from dtl_cli.stages.entries import Map, Space
 from dtl_cli.stages.options import multistep_steps
@@ -115,10 +122,10 @@ def read_converted(
 
 
 def _self_learning_args(m: DictConfig, seed: int) -> dict:
+    if not is_a(m, SelfLearningMapping):
+        return {"seed": seed}
     keys = ("cutoff", "csls_k", "keep_prob", "patience", "min_improvement", "max_iterations")
-    args = {k: m[k] for k in (*keys, "batch_size", "keep_seed", "drift_guard") if k in m}
-    args["seed"] = seed
-    return args
+    return {**{k: m[k] for k in (*keys, "batch_size", "keep_seed", "drift_guard")}, "seed": seed}
 
 
 def _build(cfg: DictConfig, source: Space, target: Space, tmp: Path) -> dict:
@@ -138,9 +145,9 @@ def _build(cfg: DictConfig, source: Space, target: Space, tmp: Path) -> dict:
         source.vectors,
         target.vectors,
         seed_pairs,
-        direction=m.direction,
-        steps=list(m.normalize),
-        ridge=m.get("ridge", 0.0),
+        direction=str(m.direction),
+        steps=[str(step) for step in m.normalize],
+        ridge=m.ridge if is_a(m, LinearMapping) else 0.0,
         self_learning=_self_learning_args(m, cfg.seed),
         multistep=multistep_steps(m),
         log=log,
@@ -171,6 +178,11 @@ def _score(cfg: DictConfig, store: Store, source: Space, target: Space, tmp: Pat
         target_vectors = apply_map(target_vectors, *fitted.shared)
     test_path = cfg.dataset.dictionary.test
     test_pairs, _ = read_converted(cfg, "test", source.words, target.words)
+    if cfg.evaluation.bli.drop_seed_overlap:
+        seed_pairs, _ = read_converted(cfg, "seed", source.words, target.words)
+        overlap = set(seed_overlap(test_pairs, seed_pairs))
+        test_pairs = [pair for pair in test_pairs if pair not in overlap]
+        ui.info(f"BLI: {len(overlap)} test pairs sharing a source word with the seed dropped")
     bli_args = {
         "ks": tuple(cfg.evaluation.bli.precision_at),
         "csls_k": cfg.evaluation.bli.csls_k,

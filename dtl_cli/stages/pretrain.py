@@ -159,10 +159,6 @@ def _build_embeddings(cfg: DictConfig, store: Store, side: str, tmp: Path) -> di
             "time in the store"
         )
         return entries.write_embeddings(tmp, words, vectors)
-    if emb.method not in TRAINERS:
-        raise DataError(
-            f"embedding.method={emb.method!r} must be 'word2vec', 'fasttext' or 'pretrained'"
-        )
     corpora = [entries.read_corpus(cfg, store, part) for part in entries.embedding_parts(cfg, side)]
     n_tokens = sum(c.n_tokens for c in corpora)
     if n_tokens == 0:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from dtl_cli.errors import DataError, decode_utf8_line
+from dtl_cli.errors import DataError, decode_utf8_line, warn
 
 FORMATS = ("auto", "csv", "tsv", "jsonl", "dir")
 _SUFFIX_FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".json": "jsonl"}
@@ -38,7 +38,7 @@ def read_labelled(
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path}: no such file or folder; check the path")
-    fmt = _resolve_format(path, fmt)
+    fmt = resolve_format(path, fmt)
     if fmt == "dir":
         frame, where = _read_dir(path)
     elif fmt == "jsonl":
@@ -61,9 +61,8 @@ def iter_lines(path: str | Path) -> Iterator[str]:
 
 
 def _stream_lines(path: Path) -> Iterator[str]:
-    opener = gzip.open if path.suffix == ".gz" else open
     try:
-        with opener(path, "rb") as handle:
+        with open_binary(path) as handle:
             for line_no, raw in enumerate(handle, start=1):
                 text = decode_utf8_line(path, raw, line_no)
                 if line_no == 1:
@@ -75,9 +74,22 @@ def _stream_lines(path: Path) -> Iterator[str]:
         raise DataError(f"{path}: cannot read ({err}); check the file is not truncated") from err
 
 
+def open_binary(path: Path):
+    """``path`` opened for reading bytes, through gzip when it ends in ``.gz``."""
+    return gzip.open(path, "rb") if path.suffix.lower() == ".gz" else open(path, "rb")
+
+
+def data_suffix(path: Path) -> str:
+    """The suffix that says the format, past a compression suffix: a.csv.gz -> ".csv"."""
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes[-1:] == [".gz"]:
+        suffixes = suffixes[:-1]
+    return suffixes[-1] if suffixes else ""
+
+
 def _first_bad_utf8_line(path: Path) -> DataError:
     """Build the DataError for the first non-UTF-8 line of ``path``."""
-    with open(path, "rb") as handle:
+    with open_binary(path) as handle:
         for line_no, raw in enumerate(handle, start=1):
             try:
                 decode_utf8_line(path, raw, line_no)
@@ -86,7 +98,8 @@ def _first_bad_utf8_line(path: Path) -> DataError:
     return DataError(f"{path}: not UTF-8; re-save the file as UTF-8")
 
 
-def _resolve_format(path: Path, fmt: str) -> str:
+def resolve_format(path: Path, fmt: str) -> str:
+    """The format to read `path` with: `fmt`, or for "auto" the suffix's (a folder: dir)."""
     if fmt not in FORMATS:
         raise DataError(f"{path}: unknown format '{fmt}'; use one of {', '.join(FORMATS)}")
     if fmt != "auto":
@@ -97,13 +110,30 @@ def _resolve_format(path: Path, fmt: str) -> str:
         return fmt
     if path.is_dir():
         return "dir"
-    found = _SUFFIX_FORMATS.get(path.suffix.lower())
+    found = _SUFFIX_FORMATS.get(data_suffix(path))
     if found is None:
         raise DataError(
-            f"{path}: cannot tell the format from suffix '{path.suffix}'; "
-            "set the format to one of csv, tsv, jsonl, dir"
+            f"{path}: cannot tell the format from suffix '{''.join(path.suffixes)}' (known: "
+            f"{', '.join(_SUFFIX_FORMATS)}, each also .gz); set the format to one of csv, tsv, "
+            "jsonl, dir"
         )
     return found
+
+
+def peek_columns(path: Path, fmt: str) -> list[str] | None:
+    """The header of a CSV/TSV file (None for other formats), read without the rows."""
+    if fmt not in ("csv", "tsv"):
+        return None
+    options: dict = {"sep": ","} if fmt == "csv" else {"sep": "\t", "quoting": csv.QUOTE_NONE}
+    try:
+        header = pd.read_csv(path, nrows=0, encoding="utf-8-sig", **options)
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path}: empty file; add a header row and data rows") from None
+    except UnicodeDecodeError:
+        raise _first_bad_utf8_line(path) from None
+    except (EOFError, zlib.error, pd.errors.ParserError, ValueError, OSError) as err:
+        raise DataError(f"{path}: cannot read its header ({' '.join(str(err).split())})") from None
+    return [str(c) for c in header.columns]
 
 
 def _read_table(
@@ -115,6 +145,8 @@ def _read_table(
         table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig", **options)
     except UnicodeDecodeError:
         raise _first_bad_utf8_line(path) from None
+    except (EOFError, zlib.error, gzip.BadGzipFile) as err:
+        raise DataError(f"{path}: cannot read ({err}); check the file is not truncated") from None
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: empty file; add a header row and data rows") from None
     except (pd.errors.ParserError, ValueError, OSError) as err:
@@ -123,11 +155,13 @@ def _read_table(
             f"{path}: malformed {fmt.upper()} ({detail}); fix that row or quote its fields"
         ) from None
     columns = [str(c) for c in table.columns]
+    tabbed = fmt == "csv" and any("\t" in c for c in columns)
     for wanted, key in ((text_column, "text_column"), (label_column, "label_column")):
         if wanted not in columns:
-            raise DataError(
-                f"{path}: no column '{wanted}' (columns: {', '.join(columns)}); set {key}"
-            )
+            fix = "the header has tabs: set format=tsv" if tabbed else f"set {key}"
+            raise DataError(f"{path}: no column '{wanted}' (columns: {', '.join(columns)}); {fix}")
+    if tabbed:
+        warn(f"{path}: read as CSV but its header has tabs; if it is TSV, set format=tsv")
     frame = pd.DataFrame(
         {"text": table[text_column].astype(str), "label": table[label_column].astype(str)}
     )
@@ -137,8 +171,10 @@ def _read_table(
 
 def _read_jsonl(path: Path, text_column: str, label_column: str) -> tuple[pd.DataFrame, list[str]]:
     try:
-        with open(path, "rb") as handle:
+        with open_binary(path) as handle:
             texts, labels, where = _parse_jsonl(path, handle, text_column, label_column)
+    except (EOFError, zlib.error, gzip.BadGzipFile) as err:
+        raise DataError(f"{path}: cannot read ({err}); check the file is not truncated") from None
     except OSError as err:
         raise DataError(f"{path}: cannot read ({err.strerror}); check permissions") from None
     return pd.DataFrame({"text": texts, "label": labels}, dtype=str), where

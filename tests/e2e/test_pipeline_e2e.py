@@ -150,7 +150,7 @@ def test_vecmap_multistep_recipe_maps_and_is_scored_in_the_shared_space(shared):
     bli = record["stages"]["map"]["bli"]
     assert bli["csls"]["p@1"] > 0.8 and bli["reverse"]["csls"]["p@1"] > 0.8
     line = _one_error_line(run_dtl(["map", "mapping=linear", "mapping.whiten=true"], root, store))
-    assert "mapping=linear" in line and "procrustes and self_learning" in line
+    assert "mapping.whiten is not a key of mapping (LinearMapping)" in line
 
 
 def test_same_seed_same_numbers_in_a_fresh_store(shared, tmp_path):
@@ -204,7 +204,7 @@ def test_dictionary_missing_the_vocabulary(shared, tmp_path):
 def test_bad_stage_option_fails_before_any_stage_runs(tmp_path):
     store = tmp_path / "fresh-store"
     line = _one_error_line(run_dtl(["run", "evaluation.bli.csls_pool=0"], tmp_path, store))
-    assert "evaluation.bli.csls_pool=0" in line and "null (exact)" in line
+    assert line.endswith("evaluation.bli.csls_pool=0 must be >= 1 or null")
     assert not list(store.glob("[!.]*/[0-9a-f]*"))  # not even pretrain was stored
 
 

@@ -1,11 +1,18 @@
 import gzip
+import warnings
 
 import numpy as np
 import pytest
 
 from dtl_cli.embed import io as io_module
-from dtl_cli.embed.io import load_saved_vectors, load_vectors, save_vectors, write_vec
-from dtl_cli.errors import DataError
+from dtl_cli.embed.io import (
+    load_saved_vectors,
+    load_vectors,
+    save_vectors,
+    vector_header,
+    write_vec,
+)
+from dtl_cli.errors import DataError, DtlWarning
 
 WORDS = ["the", "The", "cat", "猫", "THE", "sat"]
 
@@ -88,11 +95,33 @@ def test_malformed_text_files_name_file_and_line(tmp_path, content, expected):
     assert "\n" not in str(err.value)
 
 
-def test_header_count_is_not_checked_when_max_vocab_stops_early(tmp_path):
+@pytest.mark.parametrize(
+    ("header", "max_vocab", "rows_said"),
+    [("100 2", 2, 3), ("2 2", 2, 3), ("100 2", 50, 3), ("3 2", 2, None)],
+)
+def test_header_count_is_checked_whatever_max_vocab_is(tmp_path, header, max_vocab, rows_said):
     path = tmp_path / "big.vec"
-    path.write_text("100 2\na 1 2\nb 3 4\nc 5 6\n", encoding="utf-8")
-    words, loaded = load_vectors(path, max_vocab=2)
-    assert words == ["a", "b"] and loaded.shape == (2, 2)
+    path.write_text(f"{header}\na 1 2\nb 3 4\n\nc 5 6\n", encoding="utf-8")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        words, loaded = load_vectors(path, max_vocab=max_vocab)
+    assert words == ["a", "b", "c"][:max_vocab] and loaded.shape == (len(words), 2)
+    said = [str(w.message) for w in caught if issubclass(w.category, DtlWarning)]
+    if rows_said is None:
+        assert said == []
+    else:
+        assert said and f"header says {header.split()[0]} words but the file has 3 rows" in said[0]
+
+
+def test_vector_header_reads_count_and_dim_without_loading(tmp_path):
+    write_vec(tmp_path / "a.vec", WORDS[:4], _vectors(4, 3))
+    assert vector_header(tmp_path / "a.vec") == (4, 3)
+    with gzip.open(tmp_path / "b.vec.gz", "wt", encoding="utf-8") as out:
+        out.write("7 30\nx " + " ".join(["0.5"] * 30) + "\n")
+    assert vector_header(tmp_path / "b.vec.gz") == (7, 30)
+    (tmp_path / "c.vec").write_text("hello world\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"c\.vec:1: bad header"):
+        vector_header(tmp_path / "c.vec")
 
 
 def test_missing_and_unknown_files(tmp_path):

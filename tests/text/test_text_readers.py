@@ -187,3 +187,54 @@ def test_iter_lines_errors(tmp_path):
     assert next(lines) == "fine"
     with pytest.raises(DataError, match=r"bad\.txt\.gz:2: not UTF-8 \(byte 0xff at column 5\)"):
         next(lines)
+
+
+@pytest.mark.parametrize(
+    ("name", "body"),
+    [
+        ("en_train.csv.gz", "text,label\ngood film,pos\nbad film,neg\n"),
+        ("zh.tsv.gz", "text\tlabel\n好 电影\tpos\n差\tneg\n"),
+        ("en.JSONL.GZ", '{"text": "good film", "label": "pos"}\n{"text": "bad", "label": "neg"}\n'),
+    ],
+)
+def test_gzipped_formats_are_recognised_by_the_suffix_before_gz(tmp_path, name, body):
+    path = tmp_path / name
+    with gzip.open(path, "wt", encoding="utf-8") as out:
+        out.write(body)
+    frame = read_labelled(path)
+    assert frame["label"].tolist() == ["pos", "neg"]
+    assert len(frame["text"][0]) > 1
+
+
+@pytest.mark.parametrize("name", ["en.csv.gz", "en.jsonl.gz"])
+def test_truncated_gzip_names_the_file(tmp_path, name):
+    path = tmp_path / name
+    if "csv" in name:
+        text = "text,label\n" + "".join(f"document number {i},{i % 2}\n" for i in range(5000))
+    else:
+        text = "".join(json.dumps({"text": f"doc {i}", "label": i % 2}) + "\n" for i in range(5000))
+    data = gzip.compress(text.encode())
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(DataError, match=rf"{name}: cannot read .*not truncated"):
+        read_labelled(path, fmt="csv" if "csv" in name else "jsonl")
+
+
+def test_gz_without_a_known_inner_suffix_says_which_suffixes_are_known(tmp_path):
+    path = tmp_path / "en.txt.gz"
+    path.write_bytes(gzip.compress(b"text,label\nx,1\n"))
+    with pytest.raises(DataError, match=r"suffix '\.txt\.gz' \(known: \.csv, \.tsv"):
+        read_labelled(path)
+
+
+def test_tsv_read_as_csv_hints_at_the_format(tmp_path):
+    path = tmp_path / "zh.csv"
+    path.write_text("text\tlabel\n好\tpos\n", encoding="utf-8")
+    with pytest.raises(
+        DataError, match=r"columns: text\tlabel\); the header has tabs: set format=tsv"
+    ):
+        read_labelled(path)
+    path.write_text("text,label,note\tx\n好,pos,a\n", encoding="utf-8")
+    from dtl_cli.errors import DtlWarning
+
+    with pytest.warns(DtlWarning, match=r"zh\.csv: read as CSV but its header has tabs"):
+        assert read_labelled(path)["text"].tolist() == ["好"]

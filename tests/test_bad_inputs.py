@@ -1,0 +1,466 @@
+"""Every bad input and fault ends in one `dtl:` line naming the file, line or key, exit status
+2 (130/143 for Ctrl-C/SIGTERM), no traceback, and no new complete store entry.
+
+Most cases run `dtl_cli.cli.main` in this process; they fail before any stage (no TensorFlow)
+unless the case says otherwise. A few run the installed `dtl` with real signals and limits.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import resource
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from conftest import TINY, dtl_executable
+
+from dtl_cli import cli
+
+
+class Files:
+    """Tiny input files made in a test's tmp folder."""
+
+    def __init__(self, root: Path):
+        self.root = root
+
+    def text(self, name: str, body: str | bytes) -> str:
+        path = self.root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(body, bytes):
+            path.write_bytes(body)
+        else:
+            path.write_text(body, encoding="utf-8")
+        return str(path)
+
+    def folder(self, name: str) -> str:
+        path = self.root / name
+        path.mkdir(parents=True, exist_ok=True)
+        return str(path)
+
+    def gz(self, name: str, body: str, cut: bool = False) -> str:
+        data = gzip.compress(body.encode("utf-8"))
+        return self.text(name, data[: len(data) // 2] if cut else data)
+
+    def vec(self, name: str, dim: int, header: str | None = None, bad: str = "") -> str:
+        rows = [f"w{i} " + " ".join(f"{(i + j) % 7 / 7:.3f}" for j in range(dim)) for i in range(4)]
+        return self.text(name, f"{header or f'4 {dim}'}\n" + "\n".join(rows) + f"\n{bad}")
+
+    def csv(self, name: str, rows: list[str], header: str = "text,label") -> str:
+        return self.text(name, "\n".join([header, *rows]) + "\n")
+
+
+@dataclass
+class Case:
+    id: str
+    args: Callable[[Files], list[str]] | list[str]
+    expect: list[str]
+    status: int = 2
+    env: dict[str, str] = field(default_factory=dict)
+    absent: list[str] = field(default_factory=list)  # must not be in the line
+    verb: str = "run"
+
+
+def _set(key: str, value: str) -> str:
+    return f"{key}={value}"
+
+
+def _pretrained(f: Files, source_dim: int = 50, target_dim: int = 50, **extra) -> list[str]:
+    return [
+        "embedding=pretrained",
+        f"embedding.source_vectors={f.vec('en.vec', source_dim, **extra)}",
+        f"embedding.target_vectors={f.vec('zh.vec', target_dim)}",
+    ]
+
+
+SCHEMA = [
+    Case("dropout", ["model.dropout=1.5"], ["model.dropout=1.5 must be in [0, 1)"]),
+    Case("batch-size", ["model.batch_size=0"], ["model.batch_size=0 must be >= 1"]),
+    Case("model-name", ["model.name=transformer"], ["model.name=transformer", "dan, cnn, bilstm"]),
+    Case("epochs-negative", ["model.epochs=-1"], ["model.epochs=-1 must be >= 1"]),
+    Case("epochs-text", ["model.epochs=abc"], ["model.epochs=abc"]),
+    Case("learning-rate", ["model.learning_rate=0"], ["model.learning_rate=0.0 must be > 0"]),
+    Case("validation-split", ["model.validation_split=1"], ["model.validation_split"]),
+    Case("hidden-units", ["model.hidden=[64,0]"], ["model.hidden[1]=0 must be >= 1"]),
+    Case("optimizer", ["model.optimizer=adamw"], ["model.optimizer=adamw", "adam, sgd, rmsprop"]),
+    Case("class-weight", ["model.class_weight=auto"], ["model.class_weight=auto", "balanced"]),
+    Case("strategy", ["model.finetune.strategy=all"], ["model.finetune.strategy=all", "gradual"]),
+    Case("finetune-epochs", ["model.finetune.epochs=0"], ["model.finetune.epochs=0"]),
+    Case(
+        "finetune-rate",
+        ["model.finetune.learning_rates.full=-1"],
+        ["model.finetune.learning_rates.full=-1.0 must be > 0"],
+    ),
+    Case("kernel-sizes", ["model=cnn", "model.kernel_sizes=[0,3]"], ["model.kernel_sizes[0]=0"]),
+    Case("lstm-units", ["model=bilstm", "model.lstm_units=0"], ["model.lstm_units=0"]),
+    Case("model-name-vs-option", ["model=cnn", "model.name=dan"], ["instead: model=dan"]),
+    Case("model-option", ["model=transformer"], ["model/transformer", "bilstm, cnn, dan"]),
+    Case("cnn-key-on-dan", ["model.filters=8"], ["model.filters is not a key of model"]),
+    Case("embedding-dim", ["embedding.dim=0"], ["embedding.dim=0 must be >= 1"]),
+    Case("embedding-method", ["embedding.method=glove"], ["embedding.method=glove", "word2vec"]),
+    Case("embedding-window", ["embedding.window=0"], ["embedding.window=0"]),
+    Case("embedding-min-count", ["embedding.min_count=0"], ["embedding.min_count=0"]),
+    Case("embedding-workers", ["embedding.workers=0"], ["embedding.workers=0"]),
+    Case("embedding-normalize", ["embedding.normalize=[unit,l2]"], ["embedding.normalize"]),
+    Case("max-vocab", ["embedding.max_vocab=0"], ["embedding.max_vocab=0 must be >= 1 or null"]),
+    Case("mapping-method", ["mapping.method=cca"], ["mapping.method=cca", "self_learning"]),
+    Case("direction", ["mapping.direction=both"], ["mapping.direction=both", "target_to_source"]),
+    Case("mapping-seed", ["mapping.seed=random"], ["mapping.seed=random", "numerals"]),
+    Case("seed-pairs", ["mapping.seed_pairs=0"], ["mapping.seed_pairs=0 must be >= 1 or null"]),
+    Case("keep-prob", ["mapping=self_learning", "mapping.keep_prob=0"], ["mapping.keep_prob"]),
+    Case("cutoff", ["mapping=self_learning", "mapping.cutoff=0"], ["mapping.cutoff=0"]),
+    Case("ridge", ["mapping=linear", "mapping.ridge=-1"], ["mapping.ridge=-1.0 must be >= 0"]),
+    Case("dewhiten", ["mapping.src_dewhiten=both"], ["mapping.src_dewhiten=both", "src, trg"]),
+    Case("whiten-on-linear", ["mapping=linear", "mapping.whiten=true"], ["(LinearMapping)"]),
+    Case("k-negative", ["evaluation.k=-3"], ["evaluation.k=-3 must be a whole number >= 0"]),
+    Case("k-word", ["evaluation.k=few"], ["evaluation.k=few", "'all'"]),
+    Case("k-in-list", ["evaluation.k=[0,10,-1]"], ["evaluation.k[2]=-1"]),
+    Case("k-fraction", ["evaluation.k=2.5"], ["evaluation.k=2.5"]),
+    Case("repeats", ["evaluation.repeats=0"], ["evaluation.repeats=0 must be >= 1"]),
+    Case("csls-pool", ["evaluation.bli.csls_pool=0"], ["evaluation.bli.csls_pool=0"]),
+    Case("precision-at", ["evaluation.bli.precision_at=[0]"], ["precision_at[0]=0"]),
+    Case("device-kind", ["device.kind=tpu"], ["device.kind=tpu", "auto, cpu, gpu"]),
+    Case("device-fallback", ["device.fallback=maybe"], ["device.fallback=maybe", "cpu, error"]),
+    Case("device-gpus", ["device.gpus=[-1]"], ["device.gpus[0]=-1 must be >= 0"]),
+    Case("seed", ["seed=-1"], ["seed=-1 must be >= 0"]),
+    Case("tokenizer", ["dataset.source.tokenizer=spacy"], ["dataset.source.tokenizer=spacy"]),
+    Case("format", ["dataset.target.train.format=xlsx"], ["dataset.target.train.format=xlsx"]),
+    Case(
+        "plus-typo",
+        ["+model.epohcs=3"],
+        ["model.epohcs is not a key of model (DanModel); did you mean model.epochs?"],
+    ),
+    Case("typo", ["model.epohcs=3"], ["did you mean model.epochs?"], absent=["+", "append"]),
+    Case("root-typo", ["seedd=1"], ["seedd is not a key of the config"]),
+    Case("missing-values", ["dataset=csv"], ["dataset.dictionary.seed has no value"]),
+]
+
+HYDRA = [
+    Case("m-after-override", ["mapping=linear", "-m", "model.dropout=2"], ["model.dropout=2.0"]),
+    Case(
+        "duplicate-key", ["model.epochs=3", "model.epochs=4"], ["Multiple values for model.epochs"]
+    ),
+    Case("duplicate-group", ["mapping=linear", "mapping=none"], ["Multiple values for mapping"]),
+    Case("launcher-unknown", ["hydra/launcher=ray"], ["hydra/launcher=ray", "pip install"]),
+    Case("sweeper-unknown", ["hydra/sweeper=nevergrad"], ["hydra-nevergrad-sweeper"]),
+    Case("sweep-bad-cell", ["-m", "model.dropout=0.1,7"], ["model.dropout=7.0", "in the sweep"]),
+    Case("sweep-and-cfg", ["-m", "seed=0,1", "--cfg", "job"], ["-m runs a sweep"]),
+    Case("unknown-flag", ["--bogus"], ["unrecognized arguments: --bogus"]),
+    Case("unknown-verb", [], ["unknown verb 'trian'"], verb="trian"),
+]
+
+PATHS = [
+    Case(
+        "missing-train",
+        lambda f: [f"dataset.source.train.path={f.root}/nope.csv"],
+        ["dataset.source.train.path=", "nope.csv: no such file"],
+    ),
+    Case(
+        "unlabelled-folder",
+        lambda f: [f"dataset.target.unlabelled=[{f.folder('texts')}]"],
+        ["dataset.target.unlabelled[0]=", "is a folder, not a file"],
+    ),
+    Case(
+        "folder-as-csv",
+        lambda f: [
+            f"dataset.target.test.path={f.folder('test')}",
+            "dataset.target.test.format=csv",
+        ],
+        ["test: is a folder but format is 'csv'", "[dataset.target.test]"],
+    ),
+    Case(
+        "unknown-suffix",
+        lambda f: [f"dataset.source.train.path={f.text('en.xml', '<x/>')}"],
+        ["en.xml: cannot tell the format from suffix '.xml'", "[dataset.source.train]"],
+    ),
+    Case(
+        "missing-dictionary",
+        lambda f: [f"dataset.dictionary.seed={f.root}/none.txt"],
+        ["dataset.dictionary.seed=", "none.txt: no such file"],
+    ),
+    Case(
+        "dictionary-folder",
+        lambda f: [f"dataset.dictionary.test={f.folder('dicts')}"],
+        ["dataset.dictionary.test=", "is a folder, not a file"],
+    ),
+    Case(
+        "dictionary-bad-line",
+        lambda f: [_set("dataset.dictionary.seed", f.text("d.txt", "cat 猫\nthree fields here\n"))],
+        ["d.txt:2: expected 2 fields", "[dataset.dictionary.seed]"],
+    ),
+    Case(
+        "dictionary-not-utf8",
+        lambda f: [_set("dataset.dictionary.test", f.text("t.txt", b"cat \xff\n"))],
+        ["t.txt:1: invalid UTF-8", "[dataset.dictionary.test]"],
+    ),
+    Case(
+        "tsv-as-csv",
+        lambda f: [_set("dataset.target.train.path", f.csv("zh.csv", ["好\tpos"], "text\tlabel"))],
+        ["zh.csv: no column 'text'", "set dataset.target.train.format=tsv"],
+    ),
+    Case(
+        "missing-column",
+        lambda f: [f"dataset.source.train.path={f.csv('en.csv', ['x,1'], 'body,label')}"],
+        ["en.csv: no column 'text'", "set dataset.source.train.text_column"],
+    ),
+    Case(
+        "empty-file",
+        lambda f: [f"dataset.target.test.path={f.text('zh_test.csv', '')}"],
+        ["zh_test.csv: empty file", "[dataset.target.test]"],
+    ),
+    Case(
+        "header-not-utf8",
+        lambda f: [_set("dataset.source.train.path", f.text("en.csv", b"te\xe9xt,label\nx,1\n"))],
+        ["en.csv:1: not UTF-8", "[dataset.source.train]"],
+    ),
+    Case(
+        "vector-dims",
+        lambda f: _pretrained(f, 50, 30),
+        ["embedding.source_vectors has 50 dimensions but embedding.target_vectors 30"],
+    ),
+    Case(
+        "vector-header",
+        lambda f: _pretrained(f, header="fifty words"),
+        ["en.vec:1: bad header", "[embedding.source_vectors]"],
+    ),
+    Case(
+        "vectors-missing",
+        lambda f: [*_pretrained(f)[:2], f"embedding.target_vectors={f.root}/x.vec"],
+        ["embedding.target_vectors=", "x.vec: no such file"],
+    ),
+    Case(
+        "vectors-unset",
+        ["embedding=pretrained"],
+        ["embedding.source_vectors has no value"],
+    ),
+    Case(
+        "store-under-a-file",
+        [],
+        ["paths.store=/etc/passwd/x: /etc/passwd is a file, not a folder; set DTL_STORE"],
+        env={"DTL_STORE": "/etc/passwd/x"},
+    ),
+    Case(
+        "output-under-a-file",
+        [],
+        ["paths.output=/etc/hostname/runs: /etc/hostname is a file", "DTL_OUTPUT"],
+        env={"DTL_OUTPUT": "/etc/hostname/runs"},
+    ),
+    Case(
+        "overlap-leaves-nothing",
+        lambda f: [
+            f"dataset.dictionary.test={TINY / 'dict_seed.txt'}",
+            "evaluation.bli.drop_seed_overlap=true",
+        ],
+        ["every test pair has a source word of the seed", "[dataset.dictionary.test]"],
+    ),
+]
+
+CASES = SCHEMA + HYDRA + PATHS
+
+
+def _complete_entries(store: Path) -> set[Path]:
+    return set(store.glob("*/*/entry.json"))
+
+
+def _check_stderr(err: str, case: Case) -> str:
+    assert "Traceback" not in err, err
+    lines = [line for line in err.splitlines() if line.startswith("dtl:")]
+    assert len(lines) == 1, err
+    for text in case.expect:
+        assert text in lines[0], lines[0]
+    for text in case.absent:
+        assert text not in lines[0], lines[0]
+    return lines[0]
+
+
+@pytest.fixture
+def isolated(tmp_path, monkeypatch):
+    """DTL_STORE/DTL_OUTPUT in tmp_path, sys.argv restored; returns (Files, store)."""
+    store = tmp_path / "store"
+    monkeypatch.setenv("DTL_STORE", str(store))
+    monkeypatch.setenv("DTL_OUTPUT", str(tmp_path / "outputs"))
+    monkeypatch.delenv("HYDRA_FULL_ERROR", raising=False)
+    monkeypatch.setattr(sys, "argv", list(sys.argv))
+    return Files(tmp_path / "in"), store
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_bad_input_is_one_line_before_any_work(case, isolated, capsys, monkeypatch):
+    files, store = isolated
+    for key, value in case.env.items():
+        monkeypatch.setenv(key, value)
+    args = case.args(files) if callable(case.args) else case.args
+    status = cli.main([case.verb, *args])
+    assert status == case.status
+    _check_stderr(capsys.readouterr().err, case)
+    assert not store.exists() or not _complete_entries(store)
+
+
+def test_config_errors_need_neither_tensorflow_nor_a_run_folder(tmp_path):
+    """The schema, path and Hydra checks run before TensorFlow's import and Hydra's folders."""
+    code = (
+        "import sys\n"
+        "from dtl_cli.cli import main\n"
+        f"status = main(['run', 'model.dropout=1.5', 'dataset.target.unlabelled=[{tmp_path}]'])\n"
+        "print('STATUS', status, 'tensorflow' in sys.modules)\n"
+    )
+    env = {**os.environ, "DTL_STORE": str(tmp_path / "s"), "DTL_OUTPUT": str(tmp_path / "o")}
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert "STATUS 2 False" in result.stdout, result.stderr
+    assert not (tmp_path / "o").exists() and not (tmp_path / "s").exists()
+
+
+# In-process Hydra runs leave Python's logging alone: Hydra's set-up would close every handler
+# ever made, among them absl's (TensorFlow's, from an earlier test), which closes the capture
+# stream it was given.
+QUIET = ["hydra/hydra_logging=none", "hydra.job_logging.root=null"]
+
+
+def _stop_in_a_stage(error: BaseException):
+    """A pipeline that starts building a store entry, then meets `error` half-way."""
+
+    def run_pipeline(verb, cfg, run_dir, devices):
+        from dtl_cli.store import Store
+
+        def build(tmp: Path):
+            (tmp / "half.npz").write_bytes(b"half")
+            raise error
+
+        Store(cfg.paths.store).get_or_build("map", "0123456789abcdef", build)
+
+    return run_pipeline
+
+
+FAULTS = [
+    Case("ctrl-c", [], ["dtl: interrupted; nothing half-written was kept"], status=130),
+    Case("sigterm", [], ["dtl: interrupted; nothing half-written was kept"], status=143),
+    Case("file-size", [], ["cannot write in the store", "file-size limit reached", "ulimit -f"]),
+    Case("disk-full", [], ["cannot write /data/x.npy: no space left on the device"]),
+    Case("permission", [], ["cannot write /data/y: permission denied", "DTL_STORE"]),
+]
+FAULT_ERRORS = {
+    "ctrl-c": KeyboardInterrupt(),
+    "sigterm": None,  # built in the test (faults.Interrupted)
+    "file-size": OSError(27, "File too large"),
+    "disk-full": OSError(28, "No space left on device", "/data/x.npy"),
+    "permission": PermissionError(13, "Permission denied", "/data/y"),
+}
+
+
+@pytest.mark.parametrize("case", FAULTS, ids=[c.id for c in FAULTS])
+def test_a_fault_in_a_stage_leaves_a_record_and_no_half_entry(case, isolated, capsys, monkeypatch):
+    from dtl_cli import faults, hydra_app, pipeline
+
+    files, store = isolated
+    error = FAULT_ERRORS[case.id] or faults.Interrupted(signal.SIGTERM)
+    monkeypatch.setattr(hydra_app, "_devices", lambda cfg, narrow: ["/CPU:0"])
+    monkeypatch.setattr(pipeline, "run_pipeline", _stop_in_a_stage(error))
+    assert cli.main(["map", *QUIET]) == case.status
+    _check_stderr(capsys.readouterr().err, case)
+    (status,) = (files.root.parent / "outputs").glob("map/*/*/status.txt")
+    expected = "interrupted" if case.status != 2 else "failed: cannot write"
+    assert status.read_text().startswith(expected)
+    assert not list(store.glob("map/*"))  # neither an entry nor its temporary folder
+
+
+def test_a_bug_keeps_its_traceback_but_still_leaves_failed_in_status(isolated, monkeypatch):
+    from dtl_cli import hydra_app, pipeline
+
+    files, _ = isolated
+    monkeypatch.setattr(hydra_app, "_devices", lambda cfg, narrow: ["/CPU:0"])
+    monkeypatch.setattr(pipeline, "run_pipeline", _stop_in_a_stage(RuntimeError("boom\nmore")))
+    assert cli.main(["map", *QUIET]) == 1
+    (status,) = (files.root.parent / "outputs").glob("map/*/*/status.txt")
+    assert status.read_text() == "failed: RuntimeError: boom more\n"
+
+
+def test_submitit_owning_sigterm_keeps_its_handler(monkeypatch):
+    """Under submitit, SIGTERM is submitit's (it ignores it and pre-empts with USR2)."""
+    from dtl_cli import faults
+
+    def bypass(signum, frame):
+        pass
+
+    previous = signal.signal(signal.SIGTERM, bypass)
+    try:
+        with faults.signals_as_exceptions():
+            assert signal.getsignal(signal.SIGTERM) is bypass
+        with pytest.raises(SystemExit), faults.recorded(Path("/nonexistent"), where="x"):
+            raise SystemExit(-1)  # submitit's exit after its USR2 checkpoint
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    with faults.signals_as_exceptions():
+        assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+def test_submitit_exit_is_recorded_as_interrupted(tmp_path):
+    from dtl_cli import faults
+
+    with pytest.raises(SystemExit), faults.recorded(tmp_path, where="x"):
+        raise SystemExit(-1)
+    assert (tmp_path / "status.txt").read_text() == "interrupted\n"
+
+
+def _start(args: list[str], tmp_path: Path, **popen) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "DTL_STORE": str(tmp_path / "store"),
+        "DTL_OUTPUT": str(tmp_path / "outputs"),
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.pop("HYDRA_FULL_ERROR", None)
+    return subprocess.Popen(
+        dtl_executable() + args,
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **popen,
+    )
+
+
+def _wait_for(process: subprocess.Popen, text: str, timeout: float = 240) -> None:
+    deadline = time.monotonic() + timeout
+    for line in process.stdout:
+        if text in line or time.monotonic() > deadline:
+            return
+
+
+@pytest.mark.parametrize(("signum", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_real_signal_during_a_stage(tmp_path, signum, status):
+    process = _start(["pretrain", "device=cpu"], tmp_path)
+    _wait_for(process, "== pretrain")
+    time.sleep(0.5)
+    process.send_signal(signum)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == status, err
+    _check_stderr(err, Case("signal", [], ["dtl: interrupted; nothing half-written was kept"]))
+    (record,) = (tmp_path / "outputs").glob("pretrain/*/*/status.txt")
+    assert record.read_text() == "interrupted\n"
+    store = tmp_path / "store"
+    assert not _complete_entries(store) and not list(store.glob("*/.tmp-*"))
+
+
+def test_file_size_limit_is_one_line_naming_the_store(tmp_path):
+    limit = 256 * 1024  # the run folder's small files fit; the token file does not
+
+    def limited():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    process = _start(["pretrain", "device=cpu"], tmp_path, preexec_fn=limited)
+    _, err = process.communicate(timeout=300)
+    assert process.returncode == 2, err
+    _check_stderr(err, Case("fsize", [], ["cannot write", "file-size limit reached"]))
+    (record,) = (tmp_path / "outputs").glob("pretrain/*/*/status.txt")
+    assert record.read_text().startswith("failed: cannot write")
+    assert not _complete_entries(tmp_path / "store")
