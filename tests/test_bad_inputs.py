@@ -197,7 +197,7 @@ PATHS = [
     Case(
         "dictionary-not-utf8",
         lambda f: [_set("dataset.dictionary.test", f.text("t.txt", b"cat \xff\n"))],
-        ["t.txt:1: invalid UTF-8", "[dataset.dictionary.test]"],
+        ["t.txt:1: not UTF-8 (byte 0xff", "[dataset.dictionary.test]"],
     ),
     Case(
         "tsv-as-csv",
