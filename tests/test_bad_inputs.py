@@ -410,7 +410,16 @@ def test_submitit_exit_is_recorded_as_interrupted(tmp_path):
     assert (tmp_path / "status.txt").read_text() == "interrupted\n"
 
 
-def _start(args: list[str], tmp_path: Path, **popen) -> subprocess.Popen:
+def _start(args: list[str], tmp_path: Path, setup=None) -> subprocess.Popen:
+    """dtl in a subprocess with SIGINT at its default, as in a terminal: a shell's
+    background job (`cmd &`, as CI may run) inherits SIGINT ignored, and Python then keeps
+    ignoring it, so Ctrl-C could not be tested. `setup` runs in the child before exec."""
+
+    def child() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        if setup is not None:
+            setup()
+
     env = {
         **os.environ,
         "DTL_STORE": str(tmp_path / "store"),
@@ -425,7 +434,7 @@ def _start(args: list[str], tmp_path: Path, **popen) -> subprocess.Popen:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        **popen,
+        preexec_fn=child,
     )
 
 
@@ -457,7 +466,7 @@ def test_file_size_limit_is_one_line_naming_the_store(tmp_path):
     def limited():
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
-    process = _start(["pretrain", "device=cpu"], tmp_path, preexec_fn=limited)
+    process = _start(["pretrain", "device=cpu"], tmp_path, setup=limited)
     _, err = process.communicate(timeout=300)
     assert process.returncode == 2, err
     _check_stderr(err, Case("fsize", [], ["cannot write", "file-size limit reached"]))
