@@ -29,6 +29,7 @@ CASES = [
     (["model.max_len=256"], BELOW_CLASSIFIER),
     (["model.max_len_percentile=90"], BELOW_CLASSIFIER),
     (["model.finetune.epochs=5"], {"finetune[0,0]"}),
+    (["model.finetune.adapt.label_shift=none"], {"finetune[0,0]", "baseline[0,0]"}),
     (["mapping=linear"], BELOW_MAP),
     (["mapping.seed=identical"], BELOW_MAP),
     (["dataset.dictionary.script=none"], BELOW_MAP),

@@ -48,7 +48,7 @@ VERSIONS = {
     "map": 2,  # 2: linear fits target -> source on its own; self-learning drift guard
     "bli": 1,
     "finetune": 2,
-    "baseline": 1,
+    "baseline": 2,  # 2: its own label-shift EM (model.finetune.adapt.label_shift)
 }
 # kind -> its files (`?` = only for some configs), for docs/architecture.md and `dtl store`.
 FILES = {
@@ -202,6 +202,7 @@ def baseline_key(cfg: DictConfig, k: int | str, repeat: int) -> str:
     source corpus gives the majority class for k = 0); not the map."""
     payload = {
         "model": _model(cfg),
+        "label_shift": str(cfg.model.finetune.adapt.label_shift),
         "space": _space(cfg, "target"),
         "corpus": [corpus_key(cfg, "target"), corpus_key(cfg, "source")],
         "k": k,
