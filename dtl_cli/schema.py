@@ -321,6 +321,9 @@ class AdaptConfig:
     source_epochs: int = number(2, ge=0)
     source_learning_rate: float = number(0.001, gt=0)
     adversarial_weight: float = number(0.0, ge=0)  # > 0: language-adversarial head (DAN only)
+    # The unlabelled text read: the pool + dataset.target.unlabelled documents not in it, a
+    # seeded sample of at most this many (self-training trains on a share of them each round).
+    max_documents: int = number(10000, ge=1, whole=True)
 
 
 @dataclass

@@ -45,7 +45,9 @@ def test_baseline_em_moves_its_priors_toward_the_pools_and_raises_pool_accuracy(
     )
     before = np.mean(predict_classes(model, ids) == labels)
 
-    target = SimpleNamespace(classes=["a", "b"], train=SimpleNamespace(ids=ids, labels=labels))
+    target = SimpleNamespace(
+        classes=["a", "b"], train=SimpleNamespace(labels=labels), unlabelled=ids
+    )
     priors = _baseline_priors(model, target, sample)
 
     after = np.mean(predict_classes(model, ids) == labels)
@@ -59,7 +61,9 @@ def test_a_class_missing_from_the_sample_leaves_the_baseline_alone():
     matrix, ids, labels = _noisy_task(rng, 200, share0=0.5)
     model = build_classifier(Architecture(name="dan", hidden=(8,)), matrix, 2)
     bias = model.get_layer("classes").get_weights()[1].copy()
-    target = SimpleNamespace(classes=["a", "b"], train=SimpleNamespace(ids=ids, labels=labels))
+    target = SimpleNamespace(
+        classes=["a", "b"], train=SimpleNamespace(labels=labels), unlabelled=ids
+    )
     only_zeros = np.flatnonzero(labels == 0)[:5]
     assert _baseline_priors(model, target, only_zeros) == [1.0, 0.0]
     np.testing.assert_array_equal(model.get_layer("classes").get_weights()[1], bias)

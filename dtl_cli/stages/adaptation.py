@@ -34,6 +34,21 @@ CV_FOLDS = 3
 SourceLoader = Callable[[], tuple[np.ndarray, np.ndarray, np.ndarray]]
 
 
+def unlabelled_text(cfg: DictConfig, pool: np.ndarray, extra: np.ndarray) -> np.ndarray:
+    """The target text label-free adaptation reads, ids [n, len]: the training pool [p, len]
+    without its labels, then the configured unlabelled documents `extra` [u, len] that are
+    not in it (the pool keeps its own repeats: they are its class balance); above
+    model.finetune.adapt.max_documents, a sample of that many (seeded, in order)."""
+    seen = {row.tobytes() for row in pool}
+    new = [i for i, row in enumerate(extra) if row.tobytes() not in seen]
+    text = np.concatenate([pool, extra[new]]) if new else pool
+    limit = cfg.model.finetune.adapt.max_documents
+    if len(text) <= limit:
+        return text
+    rows = np.random.default_rng(cfg.seed).choice(len(text), limit, replace=False)
+    return text[np.sort(rows)]
+
+
 def _fit(cfg: DictConfig, model, ids, labels, *, what: str, seed: int, **overrides) -> dict:
     args = {
         **training_args(cfg),

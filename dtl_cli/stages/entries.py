@@ -47,7 +47,7 @@ VERSIONS = {
     "classifier": 1,
     "map": 2,  # 2: linear fits target -> source on its own; self-learning drift guard
     "bli": 1,
-    "finetune": 2,
+    "finetune": 3,  # 3: adaptation also reads dataset.target.unlabelled
     "baseline": 2,  # 2: its own label-shift EM (model.finetune.adapt.label_shift)
 }
 # kind -> its files (`?` = only for some configs), for docs/architecture.md and `dtl store`.
@@ -415,6 +415,15 @@ def read_labelled(
     labels = class_ids(corpus.labels, classes, cfg.dataset[side][split].path, where)
     ids, n_cut = token_ids(corpus.documents(), space.index, max_len(cfg, store))
     return Labelled(ids, labels, n_cut)
+
+
+def read_unlabelled(cfg: DictConfig, store: Store, part: str, space: Space) -> np.ndarray:
+    """Ids [n, max_len] of corpus part `part`'s unlabelled documents (its configured
+    unlabelled files, empty lines dropped), encoded over `space`'s index."""
+    corpus = read_corpus(cfg, store, part)
+    with open(corpus.token_file, encoding="utf-8") as handle:
+        documents = [line.split() for n, line in enumerate(handle) if n >= len(corpus.labels)]
+    return token_ids(documents, space.index, max_len(cfg, store))[0]
 
 
 def max_len(cfg: DictConfig, store: Store) -> int:

@@ -4,8 +4,9 @@ target-only baseline on the same k examples, for evaluate to compare against.
 
 Before any k-shot label, the transferred classifier is adapted to the target without labels
 (stages/adaptation.py: re-trained source classifier, label-shift EM, self-training on the
-training pool's text), once per stage run. For k > 0 it is mixed with a target-only classifier
-(model.finetune.combine).
+unlabelled target text: the pool without labels + dataset.target.unlabelled), once per
+stage run. For k > 0 it is mixed with a target-only classifier (model.finetune.combine).
+The baseline gets the same label-shift EM.
 
 Entries (stages/entries.py), one per (k, repeat): finetune (compact weights over the carried
 target vectors, `target_only.npz` for the mix's target-only part, + `finetune.json`) and
@@ -42,12 +43,14 @@ STAGE = "finetune"
 
 @dataclass
 class _Target:
-    """What the (k, repeat) entries read: target space and training split, class names."""
+    """What the (k, repeat) entries read: target space, training split, class names, and
+    `unlabelled` [n, len], the target text label-free adaptation reads (never the test's)."""
 
     space: Space
     train: Labelled
     classes: list[str]
     source_labels: np.ndarray
+    unlabelled: np.ndarray
 
 
 def is_cached(cfg: DictConfig, store: Store) -> bool:
@@ -66,7 +69,14 @@ def _load_target(cfg: DictConfig, store: Store) -> _Target:
     source_labels = entries.class_ids(
         source, classes, cfg.dataset.source.train.path, "dataset.source.train"
     )
-    return _Target(space, train, classes, source_labels)
+    extra = entries.read_unlabelled(cfg, store, "target", space)
+    unlabelled = adaptation.unlabelled_text(cfg, train.ids, extra)
+    if len(unlabelled) > len(train.ids):
+        ui.info(
+            f"label-free adaptation reads {len(unlabelled)} target documents: the pool's "
+            f"{len(train.ids)}, {len(unlabelled) - len(train.ids)} from dataset.target.unlabelled"
+        )
+    return _Target(space, train, classes, source_labels, unlabelled)
 
 
 def run(cfg: DictConfig, store: Store, run_dir: Path) -> dict:
@@ -149,7 +159,7 @@ def _adapted(cfg: DictConfig, store: Store, target: _Target, matrix: np.ndarray,
         return entries.embedding_matrix(space.vectors), split.ids, split.labels
 
     return adaptation.label_free(
-        cfg, target.train.ids, matrix, source_model, target.source_labels, source
+        cfg, target.unlabelled, matrix, source_model, target.source_labels, source
     )
 
 
@@ -248,12 +258,12 @@ def _baseline(cfg, target: _Target, k, repeat: int, tmp: Path, run_dir: Path) ->
 
 def _baseline_priors(model, target: _Target, sample: np.ndarray) -> list[float]:
     """The baseline's own label-shift EM, the machinery the transfer gets: target priors
-    estimated from its outputs on the pool's text (labels unused), its output layer shifted
+    estimated from its outputs on the unlabelled target text, its output layer shifted
     from the k-shot sample's priors to them. A class missing from the sample is left alone."""
     n_classes = len(target.classes)
     under = np.bincount(target.train.labels[sample], minlength=n_classes) / len(sample)
     if not under.all():
         return under.tolist()
-    priors = estimate_priors(predict_probabilities(model, target.train.ids), under)
+    priors = estimate_priors(predict_probabilities(model, target.unlabelled), under)
     shift_priors(model, under, priors)
     return priors.tolist()
