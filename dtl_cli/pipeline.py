@@ -18,7 +18,7 @@ from omegaconf import DictConfig
 from dtl_cli import __version__, ui
 from dtl_cli.device import device_scope
 from dtl_cli.stages.entries import old_kinds
-from dtl_cli.store import Store
+from dtl_cli.store import DamagedEntry, Store
 from dtl_cli.verbs import STAGES, VERBS
 
 
@@ -47,7 +47,33 @@ def run_pipeline(verb: str, cfg: DictConfig, run_dir: Path, devices: list[str]) 
         **run_context(),
         "stages": {},
     }
-    for name in STAGES[: last + 1]:
+    rebuilt: set[tuple[str, str]] = set()
+    while True:
+        try:
+            _run_stages(cfg, store, run_dir, wanted, STAGES[: last + 1], record)
+            break
+        except DamagedEntry as damage:
+            # Found when a stage read the entry: remove it, and run the stages again (each
+            # reuses what is sound), so the stage that builds it builds it anew. Once only.
+            entry = (damage.stage, damage.key)
+            if entry in rebuilt or not store.remove(*entry):
+                raise
+            rebuilt.add(entry)
+            ui.info(f"{damage.what}; rebuilding it")
+    (run_dir / "run.json").write_text(json.dumps(record, indent=2, default=str))
+    return record
+
+
+def _run_stages(
+    cfg: DictConfig,
+    store: Store,
+    run_dir: Path,
+    wanted: tuple[str, ...],
+    stages: tuple[str, ...],
+    record: dict,
+) -> None:
+    """Run `stages` in order (reusing their sound entries), each result into `record`."""
+    for name in stages:
         stage = importlib.import_module(f"dtl_cli.stages.{name}")
         cached = stage.is_cached(cfg, store)
         if name in wanted:
@@ -66,8 +92,6 @@ def run_pipeline(verb: str, cfg: DictConfig, run_dir: Path, devices: list[str]) 
         if not cached:
             _say_entries(result.get("entries", {}))
             ui.info(f"{name} took {result['seconds']:.1f} s")
-    (run_dir / "run.json").write_text(json.dumps(record, indent=2, default=str))
-    return record
 
 
 def _say_entries(entries: dict[str, dict]) -> None:

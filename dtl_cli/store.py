@@ -25,6 +25,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from dtl_cli.errors import DtlError
+
 # Bump when the store's own layout changes (3: entry.json lists files; entries by what they
 # read). Each kind of entry has its own version too, in stages/entries.py.
 STORE_VERSION = 3
@@ -43,6 +45,23 @@ def config_key(stage: str, payload: Any, version: int = 0) -> str:
         default=str,
     )
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+class DamagedEntry(DtlError):
+    """A complete entry whose files differ from the checksums recorded when it was built.
+
+    The pipeline removes and rebuilds it; elsewhere (e.g. `dtl predict`) it is one line."""
+
+    def __init__(self, stage: str, key: str, files: list[str]):
+        self.stage, self.key, self.files = stage, key, files
+        self.what = (
+            f"store entry {stage}/{key} is damaged: {', '.join(files)} "
+            f"{'differs' if len(files) == 1 else 'differ'} from the checksum recorded when it "
+            "was built"
+        )
+        super().__init__(
+            f"{self.what}; `dtl store verify --remove` removes it, the next run rebuilds it"
+        )
 
 
 class Store:
@@ -66,8 +85,10 @@ class Store:
         """None for a sound entry, else what is wrong with it ("missing" if there is none)."""
         try:
             info = self.entry_info(stage, key)
-        except (OSError, ValueError):
+        except FileNotFoundError:
             return "missing"
+        except (OSError, ValueError):
+            return f"{_DONE_FILE} does not parse"
         folder = self.path(stage, key)
         for name, expected in (info.get("files") or {}).items():
             try:
@@ -79,14 +100,40 @@ class Store:
         return None
 
     def verify(self, stage: str, key: str) -> list[str]:
-        """Files of an entry whose size or sha256 differs from the build-time record."""
+        """Files of an entry whose size or sha256 differs from the build-time record, then
+        those that match it but do not load as their format (`.json`, `.npz`, `.npy`)."""
+        changed, files = self._changed(stage, key)
         folder = self.path(stage, key)
-        bad = []
-        for name, expected in (self.entry_info(stage, key).get("files") or {}).items():
-            path = folder / name
-            if not path.is_file() or file_record(path) != expected:
-                bad.append(name)
-        return bad
+        return changed + [n for n in files if n not in changed and not loads(folder / n)]
+
+    def _changed(self, stage: str, key: str) -> tuple[list[str], list[str]]:
+        """(files whose size or sha256 differ from the record, all recorded files)."""
+        folder = self.path(stage, key)
+        try:
+            files = self.entry_info(stage, key).get("files") or {}
+        except (OSError, ValueError):
+            return [_DONE_FILE], []
+        changed = [
+            name
+            for name, expected in files.items()
+            if not (folder / name).is_file() or file_record(folder / name) != expected
+        ]
+        return changed, list(files)
+
+    def unreadable(self, stage: str, key: str, name: str, err: BaseException) -> DtlError:
+        """The error for file `name` of a complete entry that failed to load with `err`:
+        DamagedEntry when files differ from their checksums (the pipeline then rebuilds the
+        entry), else a DtlError naming the entry, the file and `dtl store verify --remove`."""
+        changed, _ = self._changed(stage, key)
+        if changed:
+            return DamagedEntry(stage, key, changed)
+        first = " ".join(str(err).split()).split(". ")[0][:120]  # a library's first sentence
+        reason = f"{type(err).__name__}: {first}" if first else type(err).__name__
+        return DtlError(
+            f"store entry {stage}/{key}: {name} does not load ({reason}) although it matches "
+            "the checksum recorded when it was built; `dtl store verify --remove` removes "
+            "the entry, the next run rebuilds it"
+        )
 
     def entry_info(self, stage: str, key: str) -> dict[str, Any]:
         return json.loads((self.path(stage, key) / _DONE_FILE).read_text())
@@ -204,6 +251,26 @@ def file_record(path: Path) -> dict[str, Any]:
         while chunk := handle.read(_CHUNK):
             digest.update(chunk)
     return {"size": path.stat().st_size, "sha256": digest.hexdigest()}
+
+
+def loads(path: Path) -> bool:
+    """Whether a file loads as its suffix says (`.json`, `.npz`: every member, `.npy`: its
+    header); other files count as loading. Reads no more than the file."""
+    try:
+        if path.suffix == ".json":
+            json.loads(path.read_text(encoding="utf-8"))
+        elif path.suffix in (".npz", ".npy"):
+            import numpy as np
+
+            if path.suffix == ".npy":
+                np.load(path, mmap_mode="r", allow_pickle=False)
+            else:
+                with np.load(path, allow_pickle=False) as saved:
+                    for name in saved.files:
+                        saved[name]
+    except Exception:  # whatever the library raises for a broken file
+        return False
+    return True
 
 
 def _process_alive(pid: int) -> bool:

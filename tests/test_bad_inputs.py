@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import TINY, dtl_executable
 
@@ -473,3 +474,113 @@ def test_file_size_limit_is_one_line_naming_the_store(tmp_path):
     (record,) = (tmp_path / "outputs").glob("pretrain/*/*/status.txt")
     assert record.read_text().startswith("failed: cannot write")
     assert not _complete_entries(tmp_path / "store")
+
+
+# ------------------------------------------------------------------ damaged store entries
+
+
+def _small_entries(cfg, store) -> dict:
+    """kind -> (key, file to damage, reader) for small entries written by entries' writers."""
+    from dtl_cli.stages import entries
+
+    vectors = np.arange(12, dtype=np.float32).reshape(4, 3) + 1
+    fitted = entries.Map(np.eye(3), np.zeros(3), np.eye(3), np.zeros(3), None, {"pairs": 1})
+    writers = {
+        "corpus": (
+            entries.corpus_key(cfg, "source"),
+            "tokens.txt",
+            lambda tmp: entries.write_corpus(tmp, [["a", "b"], ["c"]], ["x", "y"]),
+            lambda: entries.read_corpus(cfg, store, "source").documents(),
+        ),
+        "embeddings": (
+            entries.embeddings_key(cfg, "source"),
+            "vectors.npy",
+            lambda tmp: entries.write_embeddings(tmp, ["a", "b", "c", "d"], vectors),
+            lambda: entries.read_space(cfg, store, "source"),
+        ),
+        "map": (
+            entries.map_key(cfg),
+            "map.npz",
+            lambda tmp: entries.write_map(tmp, fitted),
+            lambda: entries.read_map(cfg, store),
+        ),
+        "bli": (
+            entries.bli_key(cfg),
+            "bli.json",
+            lambda tmp: entries.write_bli(tmp, {"nn": {"p@1": 0.5}}, [("a", "b", 0.9)]),
+            lambda: entries.read_bli(cfg, store),
+        ),
+    }
+    for kind, (key, _, write, _) in writers.items():
+        entries.build(store, kind, key, write)
+    return {kind: (key, name, read) for kind, (key, name, _, read) in writers.items()}
+
+
+@pytest.fixture(scope="module")
+def tiny_cfg():
+    from dtl_cli.hydra_app import compose_config
+
+    return compose_config([])
+
+
+def _garble(path: Path) -> None:
+    """Same size, other bytes (not UTF-8, not a zip or .npy): only the checksum tells."""
+    path.write_bytes(b"\xff" * path.stat().st_size)
+
+
+@pytest.mark.parametrize("kind", ["corpus", "embeddings", "map", "bli"])
+def test_a_damaged_complete_entry_is_named_by_its_reader(kind, tiny_cfg, tmp_path):
+    from dtl_cli.store import DamagedEntry, Store
+
+    store = Store(tmp_path)
+    key, name, read = _small_entries(tiny_cfg, store)[kind]
+    read()  # sound: reads
+    _garble(store.path(kind, key) / name)
+    assert store.has(kind, key)  # the sizes agree
+    with pytest.raises(DamagedEntry) as caught:
+        read()
+    assert (caught.value.stage, caught.value.key, caught.value.files) == (kind, key, [name])
+    assert f"store entry {kind}/{key} is damaged: {name} differs" in str(caught.value)
+
+
+def test_the_pipeline_rebuilds_an_entry_a_later_stage_finds_damaged(
+    tiny_cfg, tmp_path, monkeypatch, capsys
+):
+    """map's entry is damaged after it was reused; finetune's read finds it: the pipeline
+    removes it, runs the stages again (map rebuilds it) and finishes."""
+    from types import SimpleNamespace
+
+    from dtl_cli import pipeline
+    from dtl_cli.stages import entries
+    from dtl_cli.store import Store
+
+    cfg = tiny_cfg.copy()
+    cfg.paths.store = str(tmp_path / "store")
+    store = Store(cfg.paths.store)
+    key, name, read = _small_entries(cfg, store)["map"]
+    builds, reads = [], []
+
+    def run_map(cfg, store, run_dir):
+        fitted = entries.Map(np.eye(3), np.ones(3), np.eye(3), np.ones(3), None, {})
+        _, cached = entries.build(store, "map", key, lambda tmp: entries.write_map(tmp, fitted))
+        builds.append(cached)
+        if len(builds) == 1:
+            _garble(store.path("map", key) / name)
+        return {}
+
+    def run_finetune(cfg, store, run_dir):
+        reads.append(read().b.tolist())
+        return {}
+
+    stages = {
+        "pretrain": SimpleNamespace(is_cached=lambda c, s: True, run=lambda c, s, d: {}),
+        "map": SimpleNamespace(is_cached=lambda c, s: s.has("map", key), run=run_map),
+        "finetune": SimpleNamespace(is_cached=lambda c, s: False, run=run_finetune),
+    }
+    monkeypatch.setattr(pipeline.importlib, "import_module", lambda n: stages[n.split(".")[-1]])
+    pipeline.run_pipeline("finetune", cfg, tmp_path, ["/CPU:0"])
+    assert builds == [True, False] and reads == [[1.0, 1.0, 1.0]]
+    out = capsys.readouterr().out
+    assert f"store entry map/{key} is damaged: map.npz differs from the checksum" in out
+    assert out.count("== map: not in the store yet") == 1
+    assert (tmp_path / "run.json").is_file() and store.verify("map", key) == []

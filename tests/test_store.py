@@ -7,9 +7,11 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from dtl_cli.store import Store, config_key
+from dtl_cli.errors import DtlError
+from dtl_cli.store import DamagedEntry, Store, config_key, file_record, loads
 
 
 def test_key_is_stable_and_sensitive_to_every_part():
@@ -142,3 +144,54 @@ def test_entry_lists_sizes_and_checksums_and_a_damaged_one_is_rebuilt(tmp_path):
     assert store.damage("corpus", "k1") == "sub/small.txt is gone"
     store.get_or_build("corpus", "k1", build)
     assert len(builds) == 3 and store.has("corpus", "k1")
+
+
+def _same_size_garbage(path: Path) -> None:
+    path.write_bytes(b"\x00" * path.stat().st_size)
+
+
+def _arrays_entry(store: Store) -> Path:
+    def build(folder: Path):
+        np.savez(folder / "map.npz", W=np.eye(3, dtype=np.float32))
+        (folder / "map.json").write_text(json.dumps({"pairs": 3}))
+
+    path, _ = store.get_or_build("map", "m1", build)
+    return path
+
+
+def test_a_read_failure_tells_a_damaged_entry_from_one_that_never_loaded(tmp_path):
+    store = Store(tmp_path)
+    path = _arrays_entry(store)
+    _same_size_garbage(path / "map.npz")  # sizes agree: only the checksum tells
+    assert store.has("map", "m1")
+    error = store.unreadable("map", "m1", "map.npz", ValueError("bad zip"))
+    assert isinstance(error, DamagedEntry) and error.files == ["map.npz"]
+    assert "store entry map/m1 is damaged: map.npz differs from the checksum" in str(error)
+    assert "dtl store verify --remove" in str(error)
+
+    # the record itself rewritten to the garbage: intact by checksum, yet it does not load
+    info = store.entry_info("map", "m1")
+    info["files"]["map.npz"] = file_record(path / "map.npz")
+    (path / "entry.json").write_text(json.dumps(info))
+    error = store.unreadable("map", "m1", "map.npz", ValueError("Bad file. More text"))
+    assert not isinstance(error, DamagedEntry) and isinstance(error, DtlError)
+    assert str(error).startswith("store entry map/m1: map.npz does not load (ValueError: Bad file)")
+    assert store.verify("map", "m1") == ["map.npz"]  # so `verify --remove` removes it
+
+
+def test_verify_loads_json_and_npz_and_an_unparsable_record_is_damage(tmp_path):
+    said = []
+    store = Store(tmp_path, say=said.append)
+    path = _arrays_entry(store)
+    assert store.verify("map", "m1") == []
+    _same_size_garbage(path / "entry.json")
+    assert store.verify("map", "m1") == ["entry.json"]
+    assert store.damage("map", "m1") == "entry.json does not parse"
+    assert not store.has("map", "m1")
+    _arrays_entry(store)
+    assert said == ["store entry map/m1 is damaged (entry.json does not parse): rebuilding it"]
+    assert store.verify("map", "m1") == []
+    assert loads(path / "map.npz") and loads(path / "map.json")
+    (tmp_path / "x.json").write_text("{")
+    (tmp_path / "x.npy").write_bytes(b"\x93NUMPY garbage")
+    assert not loads(tmp_path / "x.json") and not loads(tmp_path / "x.npy")

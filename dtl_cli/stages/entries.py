@@ -21,6 +21,7 @@ import functools
 import json
 import os
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -263,6 +264,29 @@ def _require(store: Store, kind: str, key: str, what: str) -> Path:
     return store.path(kind, key)
 
 
+@contextmanager
+def loading(store: Store, kind: str, key: str, name: str) -> Iterator[None]:
+    """Within: reading file `name` of the complete entry kind/key. A failure (a library's
+    BadZipFile, ValueError, UnicodeDecodeError...) becomes `store.unreadable`: DamagedEntry
+    when the files differ from their checksums (the pipeline rebuilds the entry), else one
+    line naming the entry and file."""
+    try:
+        yield
+    except Exception as err:
+        raise store.unreadable(kind, key, name, err) from None
+
+
+def _json(store: Store, kind: str, key: str, name: str) -> Any:
+    with loading(store, kind, key, name):
+        return json.loads((store.path(kind, key) / name).read_text(encoding="utf-8"))
+
+
+def _arrays(store: Store, kind: str, key: str, name: str) -> dict[str, np.ndarray]:
+    """Every array of an entry's `.npz` file, read at once (so a damaged member fails here)."""
+    with loading(store, kind, key, name), np.load(store.path(kind, key) / name) as saved:
+        return {member: saved[member] for member in saved.files}
+
+
 # ---------------------------------------------------------------------------------- corpus
 
 
@@ -314,6 +338,7 @@ class Corpus:
     entry: Path
     labels: list[str]
     n_tokens: int
+    store: Store | None = None  # where a failed read is checked (see `loading`)
 
     @property
     def token_file(self) -> Path:
@@ -321,15 +346,18 @@ class Corpus:
 
     def documents(self) -> list[list[str]]:
         """Token lists of the labelled documents, in file order (not truncated)."""
-        return list(TokenFile(self.token_file, limit=len(self.labels)))
+        if self.store is None:
+            return list(TokenFile(self.token_file, limit=len(self.labels)))
+        with loading(self.store, "corpus", self.entry.name, "tokens.txt"):
+            return list(TokenFile(self.token_file, limit=len(self.labels)))
 
 
 def read_corpus(cfg: DictConfig, store: Store, part: str) -> Corpus:
     key = corpus_key(cfg, part)
     entry = _require(store, "corpus", key, f"corpus[{part}]")
-    labels = json.loads((entry / "labels.json").read_text(encoding="utf-8"))
+    labels = _json(store, "corpus", key, "labels.json")
     n_tokens = store.entry_info("corpus", key)["summary"]["tokens"]
-    return Corpus(entry, labels, n_tokens)
+    return Corpus(entry, labels, n_tokens, store)
 
 
 def class_names(cfg: DictConfig, store: Store) -> list[str]:
@@ -370,8 +398,10 @@ class Space:
 
 def read_raw_embeddings(cfg: DictConfig, store: Store, side: str) -> tuple[list[str], np.ndarray]:
     """(words, raw vectors float32 [V, dim]) as trained or loaded, before normalisation."""
-    entry = _require(store, "embeddings", embeddings_key(cfg, side), f"embeddings[{side}]")
-    return load_saved_vectors(entry / "vectors")
+    key = embeddings_key(cfg, side)
+    entry = _require(store, "embeddings", key, f"embeddings[{side}]")
+    with loading(store, "embeddings", key, "vectors.npy"):
+        return load_saved_vectors(entry / "vectors")
 
 
 def read_space(cfg: DictConfig, store: Store, side: str) -> Space:
@@ -433,7 +463,10 @@ def max_len(cfg: DictConfig, store: Store) -> int:
     if m.max_len != "auto":
         return int(m.max_len)
     corpus = read_corpus(cfg, store, "source")
-    return _auto_max_len(corpus.token_file, len(corpus.labels), m.max_len_percentile, m.max_len_cap)
+    with loading(store, "corpus", corpus.entry.name, "tokens.txt"):
+        return _auto_max_len(
+            corpus.token_file, len(corpus.labels), m.max_len_percentile, m.max_len_cap
+        )
 
 
 @functools.lru_cache(maxsize=8)
@@ -468,18 +501,23 @@ def save_weights(path: Path, model: keras.Model, base_matrix: np.ndarray) -> dic
 
 def load_weights(path: Path, model: keras.Model) -> keras.Model:
     """Put weights saved by `save_weights` into `model`, built over the same base matrix."""
+    with np.load(path) as saved:
+        return set_weights({name: saved[name] for name in saved.files}, model)
+
+
+def set_weights(saved: dict[str, np.ndarray], model: keras.Model) -> keras.Model:
+    """`load_weights` from the arrays of a `save_weights` file."""
     from dtl_cli.models.classifier import EMBEDDING_LAYER
 
-    with np.load(path) as saved:
-        for layer in model.layers:
-            if layer.name == EMBEDDING_LAYER:
-                rows = saved["embedding:rows"]
-                if len(rows):
-                    (matrix,) = layer.get_weights()
-                    matrix[rows] = saved["embedding:values"]
-                    layer.set_weights([matrix])
-            elif layer.weights:
-                layer.set_weights([saved[f"{layer.name}:{i}"] for i in range(len(layer.weights))])
+    for layer in model.layers:
+        if layer.name == EMBEDDING_LAYER:
+            rows = saved["embedding:rows"]
+            if len(rows):
+                (matrix,) = layer.get_weights()
+                matrix[rows] = saved["embedding:values"]
+                layer.set_weights([matrix])
+        elif layer.weights:
+            layer.set_weights([saved[f"{layer.name}:{i}"] for i in range(len(layer.weights))])
     return model
 
 
@@ -522,14 +560,17 @@ def write_classifier(folder: Path, model, base_matrix: np.ndarray, history: dict
 
 
 def source_history(cfg: DictConfig, store: Store) -> dict:
-    entry = _require(store, "classifier", classifier_key(cfg), "source classifier")
-    return json.loads((entry / "history.json").read_text())
+    key = classifier_key(cfg)
+    _require(store, "classifier", key, "source classifier")
+    return _json(store, "classifier", key, "history.json")
 
 
 def read_classifier(cfg: DictConfig, store: Store, base_matrix: np.ndarray, n_classes: int):
     """The source classifier, rebuilt over `base_matrix` (the source embedding matrix)."""
-    entry = _require(store, "classifier", classifier_key(cfg), "source classifier")
-    return load_weights(entry / "weights.npz", build_model(cfg, base_matrix, n_classes))
+    key = classifier_key(cfg)
+    _require(store, "classifier", key, "source classifier")
+    saved = _arrays(store, "classifier", key, "weights.npz")
+    return set_weights(saved, build_model(cfg, base_matrix, n_classes))
 
 
 # ---------------------------------------------------------------------------------- map, BLI
@@ -562,11 +603,13 @@ def write_map(folder: Path, fitted: Map) -> None:
 
 
 def read_map(cfg: DictConfig, store: Store) -> Map:
-    entry = _require(store, "map", map_key(cfg), "map")
-    with np.load(entry / "map.npz") as saved:
-        shared = (saved["W_shared"], saved["b_shared"]) if "W_shared" in saved.files else None
+    key = map_key(cfg)
+    _require(store, "map", key, "map")
+    saved = _arrays(store, "map", key, "map.npz")
+    with loading(store, "map", key, "map.npz"):
+        shared = (saved["W_shared"], saved["b_shared"]) if "W_shared" in saved else None
         arrays = [saved[name] for name in ("W", "b", "W_reverse", "b_reverse")]
-    return Map(*arrays, shared, json.loads((entry / "map.json").read_text()))
+    return Map(*arrays, shared, _json(store, "map", key, "map.json"))
 
 
 def write_bli(folder: Path, bli: dict, induced: list[tuple[str, str, float]]) -> None:
@@ -578,8 +621,9 @@ def write_bli(folder: Path, bli: dict, induced: list[tuple[str, str, float]]) ->
 
 
 def read_bli(cfg: DictConfig, store: Store) -> dict:
-    entry = _require(store, "bli", bli_key(cfg), "BLI")
-    return json.loads((entry / "bli.json").read_text())
+    key = bli_key(cfg)
+    _require(store, "bli", key, "BLI")
+    return _json(store, "bli", key, "bli.json")
 
 
 # ---------------------------------------------------------------------------------- finetune
@@ -648,7 +692,7 @@ def read_trained(
     embeddings. `target` and `carried` may be passed in to skip re-reading them."""
     key = finetune_key(cfg, k, repeat) if kind == "finetune" else baseline_key(cfg, k, repeat)
     entry = _require(store, kind, key, f"{kind} k={k} repeat={repeat}")
-    info = json.loads((entry / f"{kind}.json").read_text())
+    info = _json(store, kind, key, f"{kind}.json")
     target = target or read_space(cfg, store, "target")
     classes = class_names(cfg, store)
     model = None
@@ -658,13 +702,13 @@ def read_trained(
         else:
             vectors = target.vectors
         model = build_model(cfg, embedding_matrix(vectors), len(classes))
-        load_weights(entry / "weights.npz", model)
+        set_weights(_arrays(store, kind, key, "weights.npz"), model)
     if (entry / "target_only.npz").is_file():
         from dtl_cli.models.classifier import weighted_ensemble
 
         target_only = build_model(cfg, embedding_matrix(target.vectors), len(classes))
         target_only.name = "target_only"
-        load_weights(entry / "target_only.npz", target_only)
+        set_weights(_arrays(store, kind, key, "target_only.npz"), target_only)
         model = weighted_ensemble(model, target_only, info["combine"]["weight"])
     side = cfg.dataset.target
     length = max_len(cfg, store)
