@@ -11,6 +11,7 @@ import logging
 import re
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import hydra
@@ -20,7 +21,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from dtl_cli import ui
-from dtl_cli.errors import ConfigError, DtlError
+from dtl_cli.errors import ConfigError, DtlError, DtlWarning
 from dtl_cli.faults import recorded
 from dtl_cli.preflight import preflight
 from dtl_cli.schema import check_config, key_hint, register
@@ -63,12 +64,20 @@ def check_overrides(args: list[str]) -> str | None:
     if parsed.multirun:
         return check_sweep([*parsed.overrides, *extra])
     try:
-        preflight(compose_config([*parsed.overrides, *extra]))
+        quiet_preflight(compose_config([*parsed.overrides, *extra]))
     except DtlError as err:
         return str(err)
     except Exception as err:  # any composition failure is the user's config: report it
         return one_line(err)
     return None
+
+
+def quiet_preflight(cfg: DictConfig) -> None:
+    """`preflight` for its errors only: each job runs it again and says its warnings (in its
+    log too), so the pre-check saying them would say each twice."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DtlWarning)
+        preflight(cfg)
 
 
 def search_path_overrides(config_dir: str | None) -> list[str] | str:
@@ -190,7 +199,7 @@ def check_sweep(overrides: list[str]) -> str | None:
     ]
     for cell in cells:
         try:
-            preflight(compose_config([*cell, *searchpath]))
+            quiet_preflight(compose_config([*cell, *searchpath]))
         except DtlError as err:
             return f"{err} (in the sweep; no job was started)"
         except Exception as err:  # as in check_overrides: the user's config

@@ -2,16 +2,20 @@
 TensorFlow's import: every `path` field of the schema exists with the right kind, labelled
 files have a known format and their columns, pretrained vectors agree on their dimensions,
 dictionaries parse, and the store and run folders can be written. Suspicious but legal
-inputs (a test dictionary that overlaps the seed) are said as warnings.
+inputs (a test dictionary that overlaps the seed, a small test split) are said as warnings.
 
-Each check reads at most a header or a dictionary, never a corpus.
+Each check reads at most a header, a dictionary or a labelled file (its labels are taken
+from the store's corpus entry when there is one), never an unlabelled corpus or vectors.
 """
 
 from __future__ import annotations
 
 import errno
+import functools
+import json
 import os
 import tempfile
+import zlib
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
@@ -21,6 +25,8 @@ from dtl_cli.schema import PretrainedEmbedding, SeedSource, is_a, tagged
 
 # Mapping methods whose map is square (orthogonal or the identity): equal dimensions only.
 SQUARE_MAPS = ("procrustes", "self_learning", "none")
+# Fewer test documents than this: one document moves accuracy by more than 5 points.
+MIN_TEST_DOCUMENTS = 20
 
 
 def preflight(cfg: DictConfig) -> None:
@@ -35,6 +41,8 @@ def preflight(cfg: DictConfig) -> None:
         check_writable_folder(key, str(OmegaConf.select(cfg, key)))
     _check_vector_dims(cfg)
     _check_dictionaries(cfg)
+    _check_labels(cfg)
+    _check_unlabelled(cfg)
 
 
 def _check_path(key: str, value: str, kind: str, node: DictConfig) -> None:
@@ -150,3 +158,121 @@ def _check_dictionaries(cfg: DictConfig) -> None:
             "dictionary has (dataset.dictionary.seed, .test): BLI is then not held out; "
             "evaluation.bli.drop_seed_overlap=true scores only the others"
         )
+
+
+def _check_labels(cfg: DictConfig) -> None:
+    """Read the labelled files' labels once: two source classes or more, target labels the
+    source has, `evaluation.k` within the target pool; warn on a small test split."""
+    from dtl_cli.stages.entries import PARTS, class_ids
+
+    labels = {part: _labels(cfg, part) for part in PARTS}
+    classes = sorted(set(labels["source"]))
+    if len(classes) < 2:
+        raise DataError(
+            f"{cfg.dataset.source.train.path}: only one label ({classes[0]!r}); a classifier "
+            "needs at least two [dataset.source.train]"
+        )
+    for part in ("target", "target_test"):
+        side, split = PARTS[part]
+        class_ids(labels[part], classes, cfg.dataset[side][split].path, f"dataset.{side}.{split}")
+    n_test = len(labels["target_test"])
+    if n_test < MIN_TEST_DOCUMENTS:
+        warn(
+            f"{cfg.dataset.target.test.path}: the test split has only {n_test} documents "
+            f"(dataset.target.test): one document moves accuracy by {100 / n_test:.0f} points; "
+            f"use {MIN_TEST_DOCUMENTS} or more for numbers worth comparing"
+        )
+    _check_k(cfg, labels["target"])
+
+
+def _check_k(cfg: DictConfig, labels: list[str]) -> None:
+    """The largest `evaluation.k` fits the target training pool (the split minus dev)."""
+    import numpy as np
+
+    from dtl_cli.splits import dev_split
+    from dtl_cli.stages.common import dev_fraction, k_values
+
+    wanted = [k for k in k_values(cfg) if k != "all"]
+    if not wanted:
+        return
+    fraction = dev_fraction(cfg)
+    dev, pool = dev_split(np.asarray(labels), fraction, int(cfg.seed))
+    if max(wanted) > len(pool):
+        held = f", {len(dev)} of them held out as dev (evaluation.dev_fraction={fraction})"
+        raise ConfigError(
+            f"evaluation.k={max(wanted)} but the target training pool has only {len(pool)} "
+            f"examples ({cfg.dataset.target.train.path}: {len(labels)} documents"
+            f"{held if len(dev) else ''}); use evaluation.k<={len(pool)} or evaluation.k=all"
+        )
+
+
+def _labels(cfg: DictConfig, part: str) -> list[str]:
+    """A corpus part's labels: from its store entry when there is a sound one, else read
+    from the labelled file (once per file version in a process)."""
+    from dtl_cli.stages.entries import PARTS, corpus_key
+    from dtl_cli.store import Store
+
+    store, key = Store(cfg.paths.store), corpus_key(cfg, part)
+    if store.has("corpus", key):
+        try:
+            return json.loads((store.path("corpus", key) / "labels.json").read_text("utf-8"))
+        except (OSError, ValueError):
+            pass  # a damaged entry: the file says it, and pretrain rebuilds the entry
+    side, split = PARTS[part]
+    node = cfg.dataset[side][split]
+    stat = os.stat(node.path)
+    columns = (str(node.format), str(node.text_column), str(node.label_column))
+    try:
+        return list(_file_labels(str(node.path), stat.st_size, stat.st_mtime_ns, *columns))
+    except DataError as err:
+        raise DataError(f"{err} [dataset.{side}.{split}]") from None
+
+
+@functools.lru_cache(maxsize=8)
+def _file_labels(
+    path: str, size: int, mtime: int, fmt: str, text_column: str, label_column: str
+) -> tuple[str, ...]:
+    """The labels of a labelled file, read as pretrain reads it (the same checks of every
+    row); `size` and `mtime` key the cache."""
+    from dtl_cli.text.readers import read_labelled
+
+    frame = read_labelled(path, fmt=fmt, text_column=text_column, label_column=label_column)
+    return tuple(frame["label"])
+
+
+def _check_unlabelled(cfg: DictConfig) -> None:
+    """Each `.gz` unlabelled file ends where gzip says (not truncated), unless its side's
+    corpus entry is stored already (the file is then not read)."""
+    from dtl_cli.stages.entries import SIDES, corpus_key
+    from dtl_cli.store import Store
+
+    store = Store(cfg.paths.store)
+    for side in SIDES:
+        files = [str(f) for f in cfg.dataset[side].unlabelled]
+        if not any(f.endswith(".gz") for f in files) or store.has("corpus", corpus_key(cfg, side)):
+            continue
+        for i, file in enumerate(files):
+            stat = os.stat(file)
+            if file.endswith(".gz") and not _gzip_complete(file, stat.st_size, stat.st_mtime_ns):
+                raise DataError(
+                    f"{file}: the gzip data is cut short or damaged; copy or compress the "
+                    f"file again [dataset.{side}.unlabelled[{i}]]"
+                )
+
+
+@functools.lru_cache(maxsize=8)
+def _gzip_complete(path: str, size: int, mtime: int) -> bool:
+    """Whether every gzip member of `path` decompresses to its end (about 0.2 s per 10 MB;
+    nothing is kept). `size` and `mtime` key the cache."""
+    with open(path, "rb") as handle:
+        stream = zlib.decompressobj(wbits=31)
+        try:
+            while chunk := handle.read(1 << 20):
+                while chunk:
+                    stream.decompress(chunk, 1 << 16)
+                    chunk = stream.unconsumed_tail
+                    if stream.eof and stream.unused_data:  # the next member
+                        chunk, stream = stream.unused_data + chunk, zlib.decompressobj(wbits=31)
+        except zlib.error:
+            return False
+    return stream.eof

@@ -262,7 +262,48 @@ PATHS = [
     ),
 ]
 
-CASES = SCHEMA + HYDRA + PATHS
+LINES = "some text to compress\n" * 9000
+
+# Read before any stage too: the labelled files' labels, the unlabelled files' gzip ends.
+LABELS = [
+    Case(
+        "k-above-the-pool",
+        ["evaluation.k=900"],
+        ["evaluation.k=900 but the target training pool has only 800 examples", "zh_train.csv"],
+    ),
+    Case(
+        "k-above-the-pool-minus-dev",
+        ["evaluation.k=[0,700]", "evaluation.dev_fraction=0.2"],
+        ["evaluation.k=700", "only 640 examples", "160 of them held out as dev"],
+    ),
+    Case(
+        "unknown-target-label",
+        lambda f: [_set("dataset.target.train.path", f.csv("zh.csv", ["好,sports", "雨,weather"]))],
+        ["zh.csv: label 'weather' (row 2) never occurs in the source", "[dataset.target.train]"],
+    ),
+    Case(
+        "unknown-test-label",
+        lambda f: [_set("dataset.target.test.path", f.csv("t.csv", ["好,Sports"]))],
+        ["t.csv: label 'Sports' (row 1)", "[dataset.target.test]"],
+    ),
+    Case(
+        "source-one-class",
+        lambda f: [_set("dataset.source.train.path", f.csv("en.csv", ["a,x", "b,x"]))],
+        ["en.csv: only one label ('x')", "[dataset.source.train]"],
+    ),
+    Case(
+        "empty-label-cell",
+        lambda f: [_set("dataset.target.train.path", f.csv("zh.csv", ["好,sports", "雨,"]))],
+        ["zh.csv: line 3 has an empty label", "[dataset.target.train]"],
+    ),
+    Case(
+        "truncated-gz-unlabelled",
+        lambda f: [f"dataset.source.unlabelled=[{f.gz('u.txt.gz', LINES, cut=True)}]"],
+        ["u.txt.gz: the gzip data is cut short", "[dataset.source.unlabelled[0]]"],
+    ),
+]
+
+CASES = SCHEMA + HYDRA + PATHS + LABELS
 
 
 def _complete_entries(store: Path) -> set[Path]:
@@ -584,3 +625,52 @@ def test_the_pipeline_rebuilds_an_entry_a_later_stage_finds_damaged(
     assert f"store entry map/{key} is damaged: map.npz differs from the checksum" in out
     assert out.count("== map: not in the store yet") == 1
     assert (tmp_path / "run.json").is_file() and store.verify("map", key) == []
+
+
+# ------------------------------------------------------------------ read once, said once
+
+
+def test_a_small_test_split_is_one_warning_and_the_run_goes_on(isolated, capsys, monkeypatch):
+    from dtl_cli import hydra_app, pipeline
+
+    files, _ = isolated
+    small = files.csv("zh_test.csv", ["好,sports"] * 12)
+    ran = []
+    monkeypatch.setattr(hydra_app, "_devices", lambda cfg, narrow: ["/CPU:0"])
+    monkeypatch.setattr(pipeline, "run_pipeline", lambda *args: ran.append(args) or {})
+    assert cli.main(["pretrain", *QUIET, f"dataset.target.test.path={small}"]) == 0
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("dtl:")]
+    assert lines == [
+        f"dtl: warning: {small}: the test split has only 12 documents (dataset.target.test): "
+        "one document moves accuracy by 8 points; use 20 or more for numbers worth comparing"
+    ]
+    assert len(ran) == 1
+
+
+def test_labels_come_from_the_corpus_entries_when_stored(tiny_cfg, tmp_path, monkeypatch):
+    """A stored corpus entry's labels.json answers; the labelled file is not read again."""
+    from dtl_cli import preflight
+    from dtl_cli.errors import ConfigError
+    from dtl_cli.stages import entries
+    from dtl_cli.store import Store
+
+    cfg = tiny_cfg.copy()
+    cfg.paths.store = str(tmp_path / "store")
+    store = Store(cfg.paths.store)
+    parts = {"source": ["a", "b"], "target": ["a"] * 3, "target_test": ["b"] * 20}
+    for part, labels in parts.items():
+
+        def write(tmp, labels=labels):
+            return entries.write_corpus(tmp, [["w"]] * len(labels), labels)
+
+        entries.build(store, "corpus", entries.corpus_key(cfg, part), write)
+
+    def no_reading(*args):
+        raise AssertionError("read the labelled file")
+
+    monkeypatch.setattr(preflight, "_file_labels", no_reading)
+    cfg.evaluation.k = 3
+    preflight._check_labels(cfg)
+    cfg.evaluation.k = [0, 4]
+    with pytest.raises(ConfigError, match="evaluation.k=4 but the target training pool has only 3"):
+        preflight._check_labels(cfg)

@@ -120,7 +120,7 @@ def _corpus(cfg: DictConfig, store: Store, part: str, tmp: Path) -> dict:
     else:  # before anything is written: a label the classifier cannot know
         entries.class_ids(labels, entries.class_names(cfg, store), node[split].path, where)
     unlabelled = [] if part == "target_test" else list(node.unlabelled)
-    texts = chain(frame["text"], _lines(unlabelled))
+    texts = chain(frame["text"], _lines(unlabelled, f"dataset.{side}.unlabelled"))
     small = _text_bytes(frame, unlabelled) < PARALLEL_FROM_BYTES
     tokens = tokenize_all(
         texts, node.tokenizer, lowercase=node.lowercase, workers=1 if small else None
@@ -143,9 +143,13 @@ def _text_bytes(frame: pd.DataFrame, files: list[str]) -> int:
     return total
 
 
-def _lines(files: list[str]) -> Iterator[str]:
-    for file in files:
-        yield from iter_lines(file)
+def _lines(files: list[str], config_key: str) -> Iterator[str]:
+    """The unlabelled files' documents; a read error (truncated .gz, bad byte) names the key."""
+    for i, file in enumerate(files):
+        try:
+            yield from iter_lines(file)
+        except DataError as err:
+            raise DataError(f"{err} [{config_key}[{i}]]") from None
 
 
 def _build_embeddings(cfg: DictConfig, store: Store, side: str, tmp: Path) -> dict:
