@@ -84,6 +84,9 @@ def _main(args: list[str]) -> int:
         from dtl_cli.info import main as info_main
 
         return info_main(rest)
+    if verb in ("-m", "--multirun") and rest and rest[0] in VERBS:
+        print(f"dtl: error: the verb comes first: dtl {rest[0]} {verb} ...", file=sys.stderr)
+        return 2
     if verb not in VERBS:
         verbs = ", ".join([*VERBS, *TOOLS])
         print(

@@ -23,7 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 from dtl_cli import ui
 from dtl_cli.errors import ConfigError, DtlError, DtlWarning
 from dtl_cli.faults import recorded
-from dtl_cli.preflight import preflight
+from dtl_cli.preflight import check_writable_folder, preflight
 from dtl_cli.schema import check_config, key_hint, register
 
 register()
@@ -55,7 +55,11 @@ def check_overrides(args: list[str]) -> str | None:
         return f"could not parse the command line ({err}); see `dtl run --help`"
     if parsed.multirun and (parsed.cfg or parsed.info):
         return "-m runs a sweep, --cfg/--info show one config: drop -m, or one of them"
-    problem = check_duplicates(parsed.overrides) or check_plugins(parsed.overrides)
+    problem = (
+        check_duplicates(parsed.overrides)
+        or check_plugins(parsed.overrides)
+        or check_run_folders(parsed.overrides)
+    )
     if problem or parsed.help or parsed.hydra_help or parsed.info or parsed.cfg:
         return problem
     extra = search_path_overrides(parsed.config_dir)
@@ -69,6 +73,19 @@ def check_overrides(args: list[str]) -> str | None:
         return str(err)
     except Exception as err:  # any composition failure is the user's config: report it
         return one_line(err)
+    return None
+
+
+def check_run_folders(overrides: list[str]) -> str | None:
+    """`hydra.run.dir=` / `hydra.sweep.dir=` given on the command line can be written (the
+    default, under `paths.output`, is checked by `preflight`); a one-line problem."""
+    for override in overrides:
+        key, _, value = override.partition("=")
+        if key in ("hydra.run.dir", "hydra.sweep.dir") and value:
+            try:
+                check_writable_folder(key, value)
+            except DtlError as err:
+                return str(err)
     return None
 
 

@@ -82,6 +82,7 @@ class Range:
     words: tuple[str, ...] = ()
     whole: bool = False
     null: bool = False  # null is allowed too (shown in the message; the type admits it)
+    unique: bool = False  # a list may hold each value once
 
     def accepts(self, value: Any) -> bool:
         if isinstance(value, str):
@@ -397,7 +398,7 @@ class BilstmModel(ModelConfig):
 
 @dataclass
 class BLIConfig:
-    precision_at: list[int] = number([1, 5, 10], ge=1)
+    precision_at: list[int] = number([1, 5, 10], ge=1, unique=True)
     csls_k: int = number(10, ge=1)
     # CSLS r_S over the N most frequent mapped source words only (approximate, V_t x N
     # products instead of V_t x V_s); null = the whole vocabulary (exact).
@@ -409,7 +410,7 @@ class BLIConfig:
 @dataclass
 class EvaluationConfig:
     # k labelled target examples (0 = zero-shot, all = every one), or a list: a curve.
-    k: Any = number(0, ge=0, whole=True, words=("all",))
+    k: Any = number(0, ge=0, whole=True, words=("all",), unique=True)
     repeats: int = number(1, ge=1)  # k-shot samples (and seeds) per k
     # Share of the target training split held out (stratified, seeded) as a dev split for
     # hyperparameter search; k-shot samples come from the rest. 0: no dev split.
@@ -423,7 +424,7 @@ class EvaluationConfig:
 @dataclass
 class DeviceConfig:
     kind: DeviceKind = DeviceKind.auto
-    gpus: list[int] = number([], ge=0)
+    gpus: list[int] = number([], ge=0, unique=True)
     fallback: Fallback = Fallback.cpu  # when a GPU asked for is not there
     memory_growth: bool = True
     mixed_precision: bool = False  # float16 compute on GPUs that support it
@@ -560,6 +561,11 @@ def _value_problems(full: str, value: Any, meta: dict, where: str) -> Iterator[s
         if not bounds.accepts(item):
             yield f"{name}={item} must be {bounds.describe()}"
             return
+    if bounds.unique and isinstance(value, ListConfig):
+        seen = list(value)
+        twice = next((v for i, v in enumerate(seen) if v in seen[:i]), None)
+        if twice is not None:
+            yield f"{full}={seen} lists {twice} twice; give each value once"
 
 
 def _where(node: DictConfig, prefix: str) -> str:

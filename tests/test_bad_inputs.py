@@ -123,6 +123,8 @@ SCHEMA = [
     Case("k-word", ["evaluation.k=few"], ["evaluation.k=few", "'all'"]),
     Case("k-in-list", ["evaluation.k=[0,10,-1]"], ["evaluation.k[2]=-1"]),
     Case("k-fraction", ["evaluation.k=2.5"], ["evaluation.k=2.5"]),
+    Case("k-twice", ["evaluation.k=[10,0,10]"], ["evaluation.k=[10, 0, 10] lists 10 twice"]),
+    Case("gpus-twice", ["device.gpus=[1,1]"], ["device.gpus=[1, 1] lists 1 twice"]),
     Case("repeats", ["evaluation.repeats=0"], ["evaluation.repeats=0 must be >= 1"]),
     Case("csls-pool", ["evaluation.bli.csls_pool=0"], ["evaluation.bli.csls_pool=0"]),
     Case("precision-at", ["evaluation.bli.precision_at=[0]"], ["precision_at[0]=0"]),
@@ -154,6 +156,22 @@ HYDRA = [
     Case("sweep-and-cfg", ["-m", "seed=0,1", "--cfg", "job"], ["-m runs a sweep"]),
     Case("unknown-flag", ["--bogus"], ["unrecognized arguments: --bogus"]),
     Case("unknown-verb", [], ["unknown verb 'trian'"], verb="trian"),
+    Case(
+        "m-before-verb",
+        ["pretrain", "seed=0,1"],
+        ["the verb comes first: dtl pretrain -m"],
+        verb="-m",
+    ),
+    Case(
+        "run-dir-under-a-file",
+        ["hydra.run.dir=/etc/hostname/x"],
+        ["hydra.run.dir=/etc/hostname/x: /etc/hostname is a file, not a folder"],
+    ),
+    Case(
+        "sweep-dir-unwritable",
+        ["-m", "seed=0,1", "hydra.sweep.dir=/proc/dtl/x"],
+        ["hydra.sweep.dir=/proc/dtl/x: cannot write there"],
+    ),
 ]
 
 PATHS = [

@@ -155,9 +155,14 @@ def _lines(files: list[str], config_key: str) -> Iterator[str]:
 def _build_embeddings(cfg: DictConfig, store: Store, side: str, tmp: Path) -> dict:
     emb = cfg.embedding
     if emb.method == "pretrained":
-        path = emb.source_vectors if side == "source" else emb.target_vectors
-        ui.info(f"{side}: loading vectors from {path}")
-        words, vectors = load_vectors(path, max_vocab=emb.max_vocab, lowercase=emb.lowercase)
+        key = f"{side}_vectors"
+        ui.info(f"{side}: loading vectors from {emb[key]}")
+        try:
+            words, vectors = load_vectors(
+                emb[key], max_vocab=emb.max_vocab, lowercase=emb.lowercase
+            )
+        except DataError as err:
+            raise DataError(f"{err} [embedding.{key}]") from None
         ui.info(
             f"{side}: {len(words)} words x {vectors.shape[1]} dims; saved a binary copy for next "
             "time in the store"
