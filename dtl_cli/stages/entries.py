@@ -451,7 +451,10 @@ def read_unlabelled(cfg: DictConfig, store: Store, part: str, space: Space) -> n
     """Ids [n, max_len] of corpus part `part`'s unlabelled documents (its configured
     unlabelled files, empty lines dropped), encoded over `space`'s index."""
     corpus = read_corpus(cfg, store, part)
-    with open(corpus.token_file, encoding="utf-8") as handle:
+    with (
+        loading(store, "corpus", corpus.entry.name, "tokens.txt"),
+        open(corpus.token_file, encoding="utf-8") as handle,
+    ):
         documents = [line.split() for n, line in enumerate(handle) if n >= len(corpus.labels)]
     return token_ids(documents, space.index, max_len(cfg, store))[0]
 
