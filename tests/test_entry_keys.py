@@ -11,9 +11,9 @@ from dtl_cli.stages import entries
 SHOT = [(0, 0)]
 CORPORA = {"corpus[source]", "corpus[target]", "corpus[target_test]"}
 ALL = set(entries.all_keys(compose_config([]), SHOT))
-BELOW_CLASSIFIER = {"classifier", "finetune[0,0]", "baseline[0,0]"}
-BELOW_MAP = {"map", "bli", "finetune[0,0]"}
-TARGET_SPACE = {"embeddings[target]", "map", "bli", "finetune[0,0]", "baseline[0,0]"}
+BELOW_CLASSIFIER = {"classifier", "adapted", "finetune[0,0]", "baseline[0,0]"}
+BELOW_MAP = {"map", "bli", "adapted", "finetune[0,0]"}
+TARGET_SPACE = {"embeddings[target]", "map", "bli", "adapted", "finetune[0,0]", "baseline[0,0]"}
 
 
 def _copy(tmp_path, name):
@@ -29,7 +29,7 @@ CASES = [
     (["model.max_len=256"], BELOW_CLASSIFIER),
     (["model.max_len_percentile=90"], BELOW_CLASSIFIER),
     (["model.finetune.epochs=5"], {"finetune[0,0]"}),
-    (["model.finetune.adapt.label_shift=none"], {"finetune[0,0]", "baseline[0,0]"}),
+    (["model.finetune.adapt.label_shift=none"], {"adapted", "finetune[0,0]", "baseline[0,0]"}),
     (["mapping=linear"], BELOW_MAP),
     (["mapping.seed=identical"], BELOW_MAP),
     (["dataset.dictionary.script=none"], BELOW_MAP),
@@ -49,7 +49,7 @@ CASES = [
     (
         ["dataset.source.lowercase=false"],
         ALL - {"corpus[target]", "corpus[target_test]"} - TARGET_SPACE
-        | {"map", "bli", "finetune[0,0]", "baseline[0,0]"},
+        | {"map", "bli", "adapted", "finetune[0,0]", "baseline[0,0]"},
     ),
     (lambda t: [f"dataset.target.test.path={_copy(t, 'zh_test.csv')}"], {"corpus[target_test]"}),
     (lambda t: [f"dataset.dictionary.test={_copy(t, 'dict_test.txt')}"], {"bli"}),

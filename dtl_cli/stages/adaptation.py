@@ -137,7 +137,7 @@ def source_for_transfer(cfg, source_model, source: SourceLoader, matrix, pool_id
 
 
 def label_free(cfg, pool_ids, matrix, source_model, source_labels, source: SourceLoader):
-    """(the adapted classifier's weights, its record): the source classifier for transfer,
+    """(the adapted classifier, its record): the source classifier for transfer,
     carried over `matrix` (the carried target vectors), then label-shift EM and self-training
     on `pool_ids` [n, len], the target training pool without its labels."""
     a = cfg.model.finetune.adapt
@@ -170,7 +170,7 @@ def label_free(cfg, pool_ids, matrix, source_model, source_labels, source: Sourc
     )
     record["priors"] = record.get("final_priors", record["teacher_priors"])
     ui.info(f"label-free adaptation: target priors {np.round(record['priors'], 3).tolist()}")
-    return model.get_weights(), record
+    return model, record
 
 
 def combine(cfg, model, target_matrix, ids, labels, priors, seed: int, *, refit=None):

@@ -48,6 +48,7 @@ VERSIONS = {
     "classifier": 1,
     "map": 2,  # 2: linear fits target -> source on its own; self-learning drift guard
     "bli": 1,
+    "adapted": 1,
     "finetune": 3,  # 3: adaptation also reads dataset.target.unlabelled
     "baseline": 2,  # 2: its own label-shift EM (model.finetune.adapt.label_shift)
 }
@@ -59,6 +60,7 @@ FILES = {
     "map": ("map.npz", "map.json"),
     "bli": ("bli.json", "induced_dictionary.tsv"),
     "finetune": ("weights.npz", "target_only.npz?", "finetune.json"),
+    "adapted": ("weights.npz", "adapted.json"),
     "baseline": ("weights.npz?", "baseline.json"),
 }
 # corpus part -> (dataset side, labelled split); the source and target parts also hold the
@@ -183,6 +185,19 @@ def bli_key(cfg: DictConfig) -> str:
     return _key("bli", payload)
 
 
+def adapted_key(cfg: DictConfig) -> str:
+    """The transferred classifier adapted without labels: the source classifier and the map,
+    the target text (pool + unlabelled files) and `model.finetune.adapt.*`; no k-shot label."""
+    payload = {
+        "adapt": _plain(cfg.model.finetune.adapt),
+        "classifier": classifier_key(cfg),
+        "map": map_key(cfg),
+        "corpus": corpus_key(cfg, "target"),
+        "seed": cfg.seed,
+    }
+    return _key("adapted", payload)
+
+
 def finetune_key(cfg: DictConfig, k: int | str, repeat: int) -> str:
     """One fine-tuned classifier: k target examples (an int or "all"), sample `repeat`."""
     payload = {
@@ -190,9 +205,7 @@ def finetune_key(cfg: DictConfig, k: int | str, repeat: int) -> str:
         "k": k,
         "repeat": repeat,
         "seed": cfg.seed,
-        "classifier": classifier_key(cfg),
-        "map": map_key(cfg),
-        "corpus": corpus_key(cfg, "target"),
+        "adapted": adapted_key(cfg),
         **_dev(cfg),
     }
     return _key("finetune", payload)
@@ -225,6 +238,7 @@ def all_keys(cfg: DictConfig, shots: Iterable[tuple[int | str, int]] = ()) -> di
     keys = {f"corpus[{part}]": corpus_key(cfg, part) for part in PARTS}
     keys |= {f"embeddings[{side}]": embeddings_key(cfg, side) for side in SIDES}
     keys |= {"classifier": classifier_key(cfg), "map": map_key(cfg), "bli": bli_key(cfg)}
+    keys["adapted"] = adapted_key(cfg)
     for k, r in shots:
         keys[f"finetune[{k},{r}]"] = finetune_key(cfg, k, r)
         keys[f"baseline[{k},{r}]"] = baseline_key(cfg, k, r)
@@ -649,6 +663,22 @@ def write_trained(
     sizes = {} if model is None else save_weights(folder / "weights.npz", model, base_matrix)
     (folder / f"{kind}.json").write_text(json.dumps(info))
     return sizes
+
+
+def write_adapted(folder: Path, model, base_matrix: np.ndarray, record: dict) -> dict:
+    """Adapted entry: compact `weights.npz` over the carried target vectors `base_matrix`
+    and `adapted.json` (what the adaptation did: priors, self-training rounds)."""
+    sizes = save_weights(folder / "weights.npz", model, base_matrix)
+    (folder / "adapted.json").write_text(json.dumps(record))
+    return sizes
+
+
+def read_adapted(cfg: DictConfig, store: Store, matrix: np.ndarray, n_classes: int):
+    """(the adapted classifier over the carried matrix [V_t + 2, d], its record)."""
+    entry = _require(store, "adapted", adapted_key(cfg), "adapted")
+    model = build_model(cfg, matrix, n_classes, cfg.seed)
+    load_weights(entry / "weights.npz", model)
+    return model, json.loads((entry / "adapted.json").read_text())
 
 
 def write_target_only(folder: Path, model, base_matrix: np.ndarray) -> dict:

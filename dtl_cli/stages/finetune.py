@@ -83,8 +83,8 @@ def run(cfg: DictConfig, store: Store, run_dir: Path) -> dict:
     # Read once per stage run, and only if some (k, repeat) entry has to be built.
     target = functools.cache(lambda: _load_target(cfg, store))
     carried = functools.cache(lambda: _carried_source_model(cfg, store, target()))
-    # The label-free adaptation uses no k-shot label: done once, shared by every (k, repeat).
-    adapted = functools.cache(lambda: _adapted(cfg, store, target(), *carried()))
+    # The label-free adaptation uses no k-shot label: one entry, shared by every (k, repeat).
+    adapted = functools.cache(lambda: _adapted(cfg, store, target(), *carried(), used))
     done, used = {}, {}
     for k, repeat in shots(cfg):
         name = f"k={k}/repeat={repeat}"
@@ -149,18 +149,26 @@ def _carried_source_model(cfg: DictConfig, store: Store, target: _Target):
     return entries.embedding_matrix(carried), source_model
 
 
-def _adapted(cfg: DictConfig, store: Store, target: _Target, matrix: np.ndarray, source_model):
-    """(adapted transferred classifier's weights, its record); reads the source split only
-    if the source classifier is re-trained."""
+def _adapted(cfg, store: Store, target: _Target, matrix: np.ndarray, source_model, used: dict):
+    """(adapted transferred classifier's weights, its record), from its store entry (built
+    here if missing; reads the source split only if the source classifier is re-trained)."""
 
     def source():
         space = entries.read_space(cfg, store, "source")
         split = entries.read_labelled(cfg, store, "source", space, target.classes)
         return entries.embedding_matrix(space.vectors), split.ids, split.labels
 
-    return adaptation.label_free(
-        cfg, target.unlabelled, matrix, source_model, target.source_labels, source
-    )
+    def write(tmp: Path) -> dict:
+        model, record = adaptation.label_free(
+            cfg, target.unlabelled, matrix, source_model, target.source_labels, source
+        )
+        return entries.write_adapted(tmp, model, matrix, record)
+
+    key = entries.adapted_key(cfg)
+    _, cached = entries.build(store, "adapted", key, write)
+    used["adapted"] = entries.record("adapted", key, cached)
+    model, record = entries.read_adapted(cfg, store, matrix, len(target.classes))
+    return model.get_weights(), record
 
 
 def _transfer(cfg, target: _Target, matrix: np.ndarray, adapted, k, repeat: int, tmp, run_dir):

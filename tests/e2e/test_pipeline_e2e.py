@@ -120,6 +120,11 @@ def test_missing_upstream_runs_first_and_k_shot_trains_a_real_baseline(shared):
     assert m["k"] == 40 and m["baseline"]["kind"] == "target_only"
     assert m["baseline"]["accuracy"] > m["chance"]
     assert m["transfer"]["accuracy"] > m["chance"] + 0.3
+    # The label-free adaptation (no k-shot label) came from the k = 0 runs' entry.
+    run = sorted(p.parent for p in (root / "outputs" / "evaluate").glob("*/*/run.json"))[-1]
+    used = json.loads((run / "run.json").read_text())["stages"]["finetune"]["entries"]
+    assert used["adapted"]["cached"] is True
+    assert used["finetune[40,0]"]["cached"] is False
 
 
 def test_sweep_over_two_mappings_pretrains_once(shared):
