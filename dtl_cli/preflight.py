@@ -175,6 +175,13 @@ def _check_labels(cfg: DictConfig) -> None:
     for part in ("target", "target_test"):
         side, split = PARTS[part]
         class_ids(labels[part], classes, cfg.dataset[side][split].path, f"dataset.{side}.{split}")
+    train, test = cfg.dataset.target.train.path, cfg.dataset.target.test.path
+    if os.path.samefile(train, test):
+        warn(
+            f"{test}: dataset.target.test is the same file as dataset.target.train, so the "
+            "test split is not held out (k-shot samples and the adaptation see its documents); "
+            "give a separate test file"
+        )
     n_test = len(labels["target_test"])
     if n_test < MIN_TEST_DOCUMENTS:
         warn(
@@ -249,6 +256,12 @@ def _check_unlabelled(cfg: DictConfig) -> None:
     store = Store(cfg.paths.store)
     for side in SIDES:
         files = [str(f) for f in cfg.dataset[side].unlabelled]
+        for i, file in enumerate(files):
+            if os.path.getsize(file) == 0:
+                warn(
+                    f"{file}: empty file; it adds no text to the {side} side's embeddings "
+                    f"(dataset.{side}.unlabelled[{i}])"
+                )
         if not any(f.endswith(".gz") for f in files) or store.has("corpus", corpus_key(cfg, side)):
             continue
         for i, file in enumerate(files):

@@ -18,6 +18,9 @@ from rich.progress import Progress as RichProgress
 from dtl_cli.errors import DtlWarning
 
 log = logging.getLogger("dtl")
+# Records still reach the handlers Hydra sets up (the run's log file); without any (`dtl
+# store`, the pre-check) Python's last-resort handler would print each error line twice.
+log.addHandler(logging.NullHandler())
 console = Console(highlight=False)
 error_console = Console(stderr=True, highlight=False)
 

@@ -133,7 +133,14 @@ def peek_columns(path: Path, fmt: str) -> list[str] | None:
         raise _first_bad_utf8_line(path) from None
     except (EOFError, zlib.error, pd.errors.ParserError, ValueError, OSError) as err:
         raise DataError(f"{path}: cannot read its header ({' '.join(str(err).split())})") from None
-    return [str(c) for c in header.columns]
+    columns = [str(c) for c in header.columns]
+    with open_binary(path) as handle:  # pandas renames a repeated name (text -> text.1)
+        first = handle.readline().decode("utf-8", errors="replace").lstrip("\ufeff")
+    names = next(csv.reader([first], delimiter=options["sep"]), [])
+    twice = next((n.strip() for i, n in enumerate(names) if n in names[:i]), None)
+    if twice is not None:
+        raise DataError(f"{path}:1: column '{twice}' appears twice in the header; rename one")
+    return columns
 
 
 def _read_table(
