@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sys
+import warnings
 from importlib import metadata
 
 from rich.table import Table
 
 from dtl_cli import __version__, ui
-from dtl_cli.errors import DtlError
+from dtl_cli.errors import DtlError, DtlWarning
 
 PACKAGES = ("tensorflow", "keras", "hydra-core", "omegaconf", "gensim", "nltk", "jieba", "numpy")
 
@@ -25,6 +26,7 @@ def main(overrides: list[str]) -> int:
     except Exception as err:  # a Hydra/OmegaConf composition error: the user's config
         ui.error(one_line(err))
         return 2
+    inputs = check_inputs(cfg)
     d = cfg.device
     try:
         plan = plan_devices(d.kind, list(d.gpus), d.fallback, d.memory_growth, d.mixed_precision)
@@ -61,5 +63,29 @@ def main(overrides: list[str]) -> int:
     chosen.add_row("would use", use)
     chosen.add_row("store", str(cfg.paths.store))
     chosen.add_row("run folders", str(cfg.paths.output))
+    said, problem = inputs
+    verdict = (
+        "rejected before the first stage (below)" if problem else "every pre-flight check passes"
+    )
+    chosen.add_row("inputs", verdict + (f", {len(said)} warning(s)" if said else ""))
     ui.console.print(chosen)
-    return 2 if use.startswith("error") else 0
+    for line in said:
+        ui.warning(line)
+    if problem:
+        ui.error(problem)
+    return 2 if use.startswith("error") or problem else 0
+
+
+def check_inputs(cfg) -> tuple[list[str], str | None]:
+    """What a run of `cfg` would say before its first stage (`preflight`): its warnings and
+    its error line (None when it would start)."""
+    from dtl_cli.preflight import preflight
+
+    problem = None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DtlWarning)
+        try:
+            preflight(cfg)
+        except DtlError as err:
+            problem = str(err)
+    return [str(w.message) for w in caught if issubclass(w.category, DtlWarning)], problem

@@ -209,7 +209,9 @@ def main(argv: Sequence[str]) -> int:
         args = parser().parse_args(list(argv))
         store = Store(args.store or os.environ.get("DTL_STORE") or DEFAULT_STORE)
         if not store.root.is_dir():
-            given = "--store" if args.store else "DTL_STORE" if os.environ.get("DTL_STORE") else None
+            given = (
+                "--store" if args.store else "DTL_STORE" if os.environ.get("DTL_STORE") else None
+            )
             what = "is a file, not" if store.root.exists() else "is not"
             fix = f"check {given}" if given else "a run makes it; or give --store PATH"
             raise StoreCommandError(f"{store.root} {what} a store folder; {fix}")
