@@ -86,12 +86,15 @@ def seed_index_pairs(cfg: DictConfig, src_words, tgt_words) -> tuple[np.ndarray,
     pairs, script = read_converted(cfg, "seed", src_words, tgt_words)
     kept, dropped = filter_pairs(pairs, first_index(src_words), first_index(tgt_words))
     if not kept:
+        cap = cfg.embedding.max_vocab
+        if cap is not None and min(len(src_words), len(tgt_words)) >= cap:
+            fix = f"embedding.max_vocab={cap} keeps only the {cap} most frequent words: raise it"
+        else:
+            fix = (script and script.mismatch()) or "check the language order (source first)"
         raise DataError(
             f"{cfg.dataset.dictionary.seed}: none of its {len(pairs)} pairs has both words in "
             f"the vocabularies ({len(set(src_words))} source, {len(set(tgt_words))} target "
-            "words); "
-            + ((script and script.mismatch()) or "check the language order (source first)")
-            + " [dataset.dictionary.seed]"
+            f"words); {fix} [dataset.dictionary.seed]"
         )
     if m.seed_pairs is not None:
         kept = kept[: m.seed_pairs]
