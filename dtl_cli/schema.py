@@ -83,6 +83,7 @@ class Range:
     whole: bool = False
     null: bool = False  # null is allowed too (shown in the message; the type admits it)
     unique: bool = False  # a list may hold each value once
+    at_least: str | None = None  # a sibling key this value may not be below (min_n..max_n)
 
     def accepts(self, value: Any) -> bool:
         if isinstance(value, str):
@@ -226,7 +227,7 @@ class FastTextEmbedding(Word2VecEmbedding):
     method: EmbeddingMethod = EmbeddingMethod.fasttext
     # character n-grams of min_n..max_n characters, hashed into `bucket` rows.
     min_n: int = number(1, ge=1)
-    max_n: int = number(4, ge=1)
+    max_n: int = number(4, ge=1, at_least="min_n")
     bucket: int = number(200000, ge=1)
 
 
@@ -538,6 +539,7 @@ def _problems(node: DictConfig, prefix: str) -> Iterator[str]:
                 yield from _problems(value, f"{full}.")
             else:
                 yield from _value_problems(full, value, fields_[key], _where(node, prefix))
+                yield from _relation_problems(node, prefix, key, fields_[key])
 
 
 def _value_problems(full: str, value: Any, meta: dict, where: str) -> Iterator[str]:
@@ -566,6 +568,19 @@ def _value_problems(full: str, value: Any, meta: dict, where: str) -> Iterator[s
         twice = next((v for i, v in enumerate(seen) if v in seen[:i]), None)
         if twice is not None:
             yield f"{full}={seen} lists {twice} twice; give each value once"
+
+
+def _relation_problems(node: DictConfig, prefix: str, key: str, meta: dict) -> Iterator[str]:
+    """A value below the sibling its range names (`Range.at_least`)."""
+    bounds = meta.get("range")
+    other = bounds.at_least if bounds else None
+    if other is None or node[key] is None or node.get(other) is None:
+        return
+    if isinstance(node[key], int | float) and node[key] < node[other]:
+        yield (
+            f"{prefix}{key}={node[key]} must be >= {prefix}{other}={node[other]}; raise it or "
+            f"lower {prefix}{other}"
+        )
 
 
 def _where(node: DictConfig, prefix: str) -> str:

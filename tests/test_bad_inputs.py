@@ -109,6 +109,11 @@ SCHEMA = [
     Case("embedding-min-count", ["embedding.min_count=0"], ["embedding.min_count=0"]),
     Case("embedding-workers", ["embedding.workers=0"], ["embedding.workers=0"]),
     Case("embedding-normalize", ["embedding.normalize=[unit,l2]"], ["embedding.normalize"]),
+    Case(
+        "fasttext-n-grams",
+        ["embedding=fasttext", "embedding.min_n=5", "embedding.max_n=2"],
+        ["embedding.max_n=2 must be >= embedding.min_n=5"],
+    ),
     Case("max-vocab", ["embedding.max_vocab=0"], ["embedding.max_vocab=0 must be >= 1 or null"]),
     Case("mapping-method", ["mapping.method=cca"], ["mapping.method=cca", "self_learning"]),
     Case("direction", ["mapping.direction=both"], ["mapping.direction=both", "target_to_source"]),

@@ -105,7 +105,7 @@ def test_info_shows_versions_devices_and_the_config_choice(tmp_path):
     assert ok.returncode == 0, ok.stderr
     assert "tensorflow" in ok.stdout and "/physical_device:CPU:0" in ok.stdout
     assert "would use" in ok.stdout and "/CPU:0" in ok.stdout
-    assert "pre-flight passes" in ok.stdout
+    assert "every pre-flight check passes" in ok.stdout
     missing = subprocess.run(
         dtl_executable() + ["info", "device=gpu", "device.gpus=[0,1]"],
         capture_output=True,
