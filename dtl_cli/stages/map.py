@@ -187,7 +187,8 @@ def _score(cfg: DictConfig, store: Store, source: Space, target: Space, tmp: Pat
         test_pairs = [pair for pair in test_pairs if pair not in overlap]
         ui.info(f"BLI: {len(overlap)} test pairs sharing a source word with the seed dropped")
     bli_args = {
-        "ks": tuple(cfg.evaluation.bli.precision_at),
+        # P@1 is the headline every summary shows: scored whatever precision_at lists.
+        "ks": tuple(sorted({1, *cfg.evaluation.bli.precision_at})),
         "csls_k": cfg.evaluation.bli.csls_k,
         "csls_pool": cfg.evaluation.bli.csls_pool,
         "dict_name": f"{test_path} [dataset.dictionary.test]",
