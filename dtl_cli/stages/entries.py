@@ -675,10 +675,11 @@ def write_adapted(folder: Path, model, base_matrix: np.ndarray, record: dict) ->
 
 def read_adapted(cfg: DictConfig, store: Store, matrix: np.ndarray, n_classes: int):
     """(the adapted classifier over the carried matrix [V_t + 2, d], its record)."""
-    entry = _require(store, "adapted", adapted_key(cfg), "adapted")
+    key = adapted_key(cfg)
+    _require(store, "adapted", key, "adapted")
     model = build_model(cfg, matrix, n_classes, cfg.seed)
-    load_weights(entry / "weights.npz", model)
-    return model, json.loads((entry / "adapted.json").read_text())
+    set_weights(_arrays(store, "adapted", key, "weights.npz"), model)
+    return model, _json(store, "adapted", key, "adapted.json")
 
 
 def write_target_only(folder: Path, model, base_matrix: np.ndarray) -> dict:
