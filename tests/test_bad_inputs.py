@@ -8,6 +8,7 @@ unless the case says otherwise. A few run the installed `dtl` with real signals 
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import resource
 import signal
@@ -780,3 +781,31 @@ def test_info_says_what_pre_flight_would_reject(tiny_cfg, tmp_path):
         "comparing"
     )
     assert problem.startswith("evaluation.k=900 but the target training pool has only 800")
+
+
+def test_an_intact_entry_that_does_not_load_is_one_line_naming_it(isolated, capsys, monkeypatch):
+    """Its checksum matches (so rebuilding it would not help): exit 2, one line naming the
+    entry, the file and `dtl store verify --remove`, and the run's status.txt says so."""
+    from dtl_cli import hydra_app, pipeline
+    from dtl_cli.stages import entries
+    from dtl_cli.store import Store, file_record
+
+    files, _ = isolated
+
+    def run_pipeline(verb, cfg, run_dir, devices):
+        store = Store(cfg.paths.store)
+        key, name, read = _small_entries(cfg, store)["map"]
+        folder = store.path("map", key)
+        _garble(folder / name)
+        info = store.entry_info("map", key)
+        info["files"][name] = file_record(folder / name)
+        (folder / "entry.json").write_text(json.dumps(info))
+        entries.read_map(cfg, store)
+
+    monkeypatch.setattr(hydra_app, "_devices", lambda cfg, narrow: ["/CPU:0"])
+    monkeypatch.setattr(pipeline, "run_pipeline", run_pipeline)
+    assert cli.main(["map", *QUIET]) == 2
+    line = _check_stderr(capsys.readouterr().err, Case("x", [], ["map.npz does not load"]))
+    assert "although it matches the checksum" in line and "dtl store verify --remove" in line
+    (status,) = (files.root.parent / "outputs").glob("map/*/*/status.txt")
+    assert status.read_text().startswith("failed: store entry map/")
