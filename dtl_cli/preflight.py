@@ -202,6 +202,11 @@ def _check_k(cfg: DictConfig, labels: list[str]) -> None:
     wanted = [k for k in k_values(cfg) if k != "all"]
     if not wanted:
         return
+    if 1 in wanted:
+        raise ConfigError(
+            "evaluation.k=1: one example has one label, and the k-shot classifiers need two; "
+            f"use evaluation.k >= 2 ({len(set(labels))} gives every target class one)"
+        )
     fraction = dev_fraction(cfg)
     dev, pool = dev_split(np.asarray(labels), fraction, int(cfg.seed))
     if max(wanted) > len(pool):

@@ -296,6 +296,9 @@ LABELS = [
         ["evaluation.k=900 but the target training pool has only 800 examples", "zh_train.csv"],
     ),
     Case(
+        "k-one", ["evaluation.k=[0,1,10]"], ["evaluation.k=1: one example has one label", "4 gives"]
+    ),
+    Case(
         "k-above-the-pool-minus-dev",
         ["evaluation.k=[0,700]", "evaluation.dev_fraction=0.2"],
         ["evaluation.k=700", "only 640 examples", "160 of them held out as dev"],
