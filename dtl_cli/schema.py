@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
 from importlib import resources
@@ -490,11 +490,35 @@ def is_a(node: Any, schema: type) -> bool:
 
 
 def check_config(cfg: DictConfig) -> None:
-    """Raise ConfigError for the first value outside its field's range, or a key the schema
-    does not have (as `+key=value` adds), naming the key; run on a composed config."""
-    problem = next(_problems(cfg, ""), None)
+    """Raise ConfigError for the first value outside its field's range, a key the schema
+    does not have (as `+key=value` adds), or a broken `RULES` line, naming the key; run on a
+    composed config."""
+    problem = next(_problems(cfg, ""), None) or next(_broken_rules(cfg), None)
     if problem:
         raise ConfigError(problem)
+
+
+# Rules between keys of different groups: (broken(cfg), the line that says so). A stage may
+# check the same again; here it fails before any stage runs.
+RULES: list[tuple[Callable[[DictConfig], bool], str]] = [
+    (
+        lambda c: (
+            c.model.finetune.adapt.adversarial_weight > 0
+            and (c.model.name != "dan" or c.model.adapt_norm)
+        ),
+        "model.finetune.adapt.adversarial_weight > 0 needs model.name=dan and "
+        "model.adapt_norm=false: the adversarial head reads fixed document vectors",
+    ),
+]
+
+
+def _broken_rules(cfg: DictConfig) -> Iterator[str]:
+    for broken, line in RULES:
+        try:
+            if broken(cfg):
+                yield line
+        except (AttributeError, KeyError, TypeError):  # a partial config (a test's node)
+            continue
 
 
 def tagged(

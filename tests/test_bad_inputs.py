@@ -115,6 +115,11 @@ SCHEMA = [
         ["embedding=fasttext", "embedding.min_n=5", "embedding.max_n=2"],
         ["embedding.max_n=2 must be >= embedding.min_n=5"],
     ),
+    Case(
+        "adversarial-on-cnn",
+        ["model=cnn", "model.finetune.adapt.adversarial_weight=0.5"],
+        ["model.finetune.adapt.adversarial_weight > 0 needs model.name=dan"],
+    ),
     Case("max-vocab", ["embedding.max_vocab=0"], ["embedding.max_vocab=0 must be >= 1 or null"]),
     Case("mapping-method", ["mapping.method=cca"], ["mapping.method=cca", "self_learning"]),
     Case("direction", ["mapping.direction=both"], ["mapping.direction=both", "target_to_source"]),
