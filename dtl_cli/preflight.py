@@ -15,6 +15,7 @@ import functools
 import json
 import os
 import tempfile
+import urllib.parse
 import zlib
 from pathlib import Path
 
@@ -39,6 +40,7 @@ def preflight(cfg: DictConfig) -> None:
             _check_path(shown, str(item), kind, node)
     for key in ("paths.store", "paths.output"):
         check_writable_folder(key, str(OmegaConf.select(cfg, key)))
+    _check_tracking(cfg)
     _check_vector_dims(cfg)
     _check_dictionaries(cfg)
     _check_labels(cfg)
@@ -97,6 +99,17 @@ def check_writable_folder(key: str, value: str) -> None:
     except OSError as err:
         reason = os_reason(err)
         raise ConfigError(f"{key}={value}: cannot write there ({reason}); {fix}") from None
+
+
+def _check_tracking(cfg: DictConfig) -> None:
+    """With logger=mlflow, a local `logger.tracking_uri` (a path or file: URI) can be written
+    (the default, under paths.output, is checked with it; a server is not contacted)."""
+    logger = cfg.get("logger")
+    uri = str(logger.tracking_uri) if logger and logger.mlflow and logger.tracking_uri else ""
+    if uri.startswith("file:"):
+        check_writable_folder("logger.tracking_uri", urllib.parse.urlparse(uri).path)
+    elif uri and "://" not in uri:
+        check_writable_folder("logger.tracking_uri", uri)
 
 
 def os_reason(err: OSError) -> str:

@@ -84,6 +84,7 @@ class Range:
     null: bool = False  # null is allowed too (shown in the message; the type admits it)
     unique: bool = False  # a list may hold each value once
     at_least: str | None = None  # a sibling key this value may not be below (min_n..max_n)
+    keys: tuple[str, ...] = ()  # a dict's allowed keys (none: any)
 
     def accepts(self, value: Any) -> bool:
         if isinstance(value, str):
@@ -338,6 +339,7 @@ class FinetuneConfig:
     learning_rates: dict[str, float] = number(
         {"full": 0.0005, "frozen_embeddings": 0.001, "head_only": 0.003, "gradual": 0.001},
         gt=0,
+        keys=("full", "frozen_embeddings", "head_only", "gradual"),
     )
     adapt: AdaptConfig = field(default_factory=AdaptConfig)
     # k > 0: ensemble = mix with a target-only classifier on the k examples, weight by CV
@@ -579,6 +581,13 @@ def _value_problems(full: str, value: Any, meta: dict, where: str) -> Iterator[s
         return
     if isinstance(value, DictConfig):
         items = [(f"{full}.{k}", v) for k, v in value.items()]
+        stray = [str(k) for k in value if bounds.keys and k not in bounds.keys]
+        if stray:
+            near = difflib.get_close_matches(stray[0], bounds.keys, n=1)
+            hint = f"did you mean {full}.{near[0]}? " if near else ""
+            listing = ", ".join(bounds.keys)
+            yield f"{full}.{stray[0]} is not a key of {full}; {hint}(keys: {listing})"
+            return
     elif isinstance(value, ListConfig):
         items = [(f"{full}[{i}]", v) for i, v in enumerate(value)]
     else:

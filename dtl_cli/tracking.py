@@ -210,9 +210,17 @@ class Tracking(Callback):
         if not _wanted(config):
             return
         uri = tracking_uri(logger.get("tracking_uri"), str(config.paths.output))
-        run_id = log_run(run_dir, params, uri, str(logger.get("experiment", "dtl")))
         from dtl_cli import ui
 
+        try:
+            run_id = log_run(run_dir, params, uri, str(logger.get("experiment", "dtl")))
+        except Exception as err:  # MLflow's or the network's: the run itself is done
+            reason = " ".join(f"{type(err).__name__}: {err}".split())[:200]
+            ui.warning(
+                f"logger=mlflow: the run was not sent to {uri} ({reason}); its folder "
+                f"{run_dir} keeps everything (check logger.tracking_uri)"
+            )
+            return
         ui.info(f"MLflow run {run_id} in {uri}")
 
 

@@ -120,6 +120,14 @@ SCHEMA = [
         ["model=cnn", "model.finetune.adapt.adversarial_weight=0.5"],
         ["model.finetune.adapt.adversarial_weight > 0 needs model.name=dan"],
     ),
+    Case(
+        "learning-rate-key",
+        ["+model.finetune.learning_rates.gradul=0.1"],
+        [
+            "learning_rates.gradul is not a key",
+            "did you mean model.finetune.learning_rates.gradual?",
+        ],
+    ),
     Case("max-vocab", ["embedding.max_vocab=0"], ["embedding.max_vocab=0 must be >= 1 or null"]),
     Case("mapping-method", ["mapping.method=cca"], ["mapping.method=cca", "self_learning"]),
     Case("direction", ["mapping.direction=both"], ["mapping.direction=both", "target_to_source"]),
@@ -280,6 +288,11 @@ PATHS = [
         [],
         ["paths.output=/etc/hostname/runs: /etc/hostname is a file", "DTL_OUTPUT"],
         env={"DTL_OUTPUT": "/etc/hostname/runs"},
+    ),
+    Case(
+        "tracking-under-a-file",
+        ["logger=mlflow", "logger.tracking_uri=file:///etc/hostname/mlruns"],
+        ["logger.tracking_uri=/etc/hostname/mlruns: /etc/hostname is a file, not a folder"],
     ),
     Case(
         "overlap-leaves-nothing",

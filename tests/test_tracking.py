@@ -146,3 +146,26 @@ def _none_once(lookup):
         return None if len(calls) == 1 else lookup(name)
 
     return wrapped
+
+
+def test_a_failed_send_is_one_warning_and_the_run_stays_done(tmp_path, capsys):
+    from omegaconf import OmegaConf
+
+    from dtl_cli.tracking import Tracking
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "status.txt").write_text("done\n")
+    (tmp_path / "a-file").write_text("")
+    config = OmegaConf.create(
+        {
+            "logger": {"mlflow": True, "tracking_uri": str(tmp_path / "a-file" / "mlruns")},
+            "paths": {"output": str(tmp_path)},
+            "hydra": {"runtime": {"output_dir": str(run_dir)}},
+        }
+    )
+    Tracking().on_job_end(config)
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("dtl: warning: logger=mlflow: the run was not sent to file://")
+    assert f"its folder {run_dir} keeps everything" in line
+    assert (run_dir / "status.txt").read_text() == "done\n"
