@@ -56,7 +56,8 @@ def check_overrides(args: list[str]) -> str | None:
     if parsed.multirun and (parsed.cfg or parsed.info):
         return "-m runs a sweep, --cfg/--info show one config: drop -m, or one of them"
     problem = (
-        check_duplicates(parsed.overrides)
+        check_syntax(parsed.overrides)
+        or check_duplicates(parsed.overrides)
         or check_plugins(parsed.overrides)
         or check_run_folders(parsed.overrides)
     )
@@ -72,7 +73,7 @@ def check_overrides(args: list[str]) -> str | None:
     except DtlError as err:
         return str(err)
     except Exception as err:  # any composition failure is the user's config: report it
-        return one_line(err)
+        return one_line(err, parsed.overrides)
     return None
 
 
@@ -220,7 +221,7 @@ def check_sweep(overrides: list[str]) -> str | None:
         except DtlError as err:
             return f"{err} (in the sweep; no job was started)"
         except Exception as err:  # as in check_overrides: the user's config
-            return f"{one_line(err)} (in the sweep; no job was started)"
+            return f"{one_line(err, cell)} (in the sweep; no job was started)"
     return None
 
 
@@ -250,8 +251,46 @@ def compose_config(overrides: list[str]) -> DictConfig:
     return cfg
 
 
-def one_line(err: Exception) -> str:
-    """Hydra/OmegaConf messages span several lines; keep what names the key and the fix."""
+def check_syntax(overrides: list[str]) -> str | None:
+    """The first override Hydra's grammar rejects, as one line (see `parse_problem`)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    try:
+        OverridesParser.create().parse_overrides(overrides)
+    except Exception as err:
+        return parse_problem(overrides, err)
+    return None
+
+
+def parse_problem(overrides: list[str], err: Exception) -> str:
+    """Hydra's override grammar error as one line naming the override that fails to parse
+    (each is parsed alone), Hydra's reason and the fix."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parser = OverridesParser.create()
+    reason = str(err).splitlines()[0]
+    for override in overrides:
+        try:
+            parser.parse_override(override)
+        except Exception as own:
+            reason = str(own).splitlines()[-2 if "See https" in str(own) else -1].strip()
+            key, _, value = override.partition("=")
+            closer = {"[": "]", "{": "}"}.get(value[:1])
+            if value.startswith("~"):
+                fix = "give the full path (~ is not expanded in an override)"
+            elif closer and not value.endswith(closer):
+                fix = f"close the {'list' if closer == ']' else 'dict'} with {closer!r}"
+            else:
+                fix = f"quote the value, e.g. {key}='{value}'" if value else "check its syntax"
+            return f"could not parse the override {override} ({reason}); {fix}"
+    return f"could not parse the overrides ({reason}); check their syntax"
+
+
+def one_line(err: Exception, overrides: list[str] | None = None) -> str:
+    """Hydra/OmegaConf messages span several lines; keep what names the key and the fix
+    (for a grammar error, the override among `overrides` that Hydra cannot parse)."""
+    if overrides and type(err).__name__ == "OverrideParseException":
+        return parse_problem(overrides, err)
     text = str(err)
     if err.__cause__ is not None:
         text += "\n" + str(err.__cause__)

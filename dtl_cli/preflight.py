@@ -89,6 +89,9 @@ def check_writable_folder(key: str, value: str) -> None:
     env = {"paths.store": "DTL_STORE", "paths.output": "DTL_OUTPUT"}.get(key)
     fix = f"set {env} (or {key}=...)" if env else f"set {key}=..."
     fix += " to a folder you can write"
+    if not value.strip():  # e.g. DTL_STORE= : the current folder would fill with entries
+        empty = f" ({env} is set but empty)" if env and env in os.environ else ""
+        raise ConfigError(f"{key} is empty{empty}; {fix}")
     path = Path(value)
     blocker = next((p for p in (path, *path.parents) if p.exists()), None)
     if blocker is not None and not blocker.is_dir():

@@ -174,6 +174,22 @@ HYDRA = [
     Case("sweep-bad-cell", ["-m", "model.dropout=0.1,7"], ["model.dropout=7.0", "in the sweep"]),
     Case("sweep-and-cfg", ["-m", "seed=0,1", "--cfg", "job"], ["-m runs a sweep"]),
     Case("unknown-flag", ["--bogus"], ["unrecognized arguments: --bogus"]),
+    Case(
+        "tilde-path",
+        ["dataset.source.train.path=~/en.csv"],
+        ["could not parse the override dataset.source.train.path=~/en.csv", "give the full path"],
+    ),
+    Case(
+        "unclosed-list",
+        ["--cfg", "job", "model.hidden=[1,2"],
+        ["model.hidden=[1,2", "close the list"],
+    ),
+    Case(
+        "store-env-empty",
+        [],
+        ["paths.store is empty (DTL_STORE is set but empty)"],
+        env={"DTL_STORE": ""},
+    ),
     Case("unknown-verb", [], ["unknown verb 'trian'"], verb="trian"),
     Case(
         "m-before-verb",
