@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import sys
 import time
@@ -340,6 +341,8 @@ def hydra_entry(cfg: DictConfig) -> float | None:
     verb = hydra_cfg.job.name
     run_dir = Path(hydra_cfg.runtime.output_dir)
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
+    if hydra_cfg.job.chdir:  # relative paths were given from where dtl was started
+        absolute_paths(cfg, Path(hydra_cfg.runtime.cwd))
     try:
         with recorded(run_dir, where=f"the store {cfg.paths.store} or {run_dir}"):
             check_config(cfg)  # before TensorFlow: a bad value or file costs no start-up
@@ -359,6 +362,24 @@ def hydra_entry(cfg: DictConfig) -> float | None:
             FAILED_JOBS.append(f"job {hydra_cfg.job.num}: {err}")
             return
         sys.exit(2)
+
+
+def absolute_paths(cfg: DictConfig, cwd: Path) -> None:
+    """Make every relative path of `cfg` (data files, dictionaries, vectors, the store and
+    run folders) absolute against `cwd`, where they were given (`hydra.job.chdir=true`
+    moves the job into its run folder)."""
+    from dtl_cli.schema import tagged
+
+    def absolute(value: str) -> str:
+        return value if os.path.isabs(value) or "://" in value else str(cwd / value)
+
+    for key, value, _, _ in list(tagged(cfg, "path")):
+        fixed = absolute(value) if isinstance(value, str) else [absolute(v) for v in value]
+        OmegaConf.update(cfg, key, fixed)
+    for key in ("paths.store", "paths.output", "logger.tracking_uri"):
+        value = OmegaConf.select(cfg, key)
+        if isinstance(value, str) and value:
+            OmegaConf.update(cfg, key, absolute(value))
 
 
 def _objective_value(objective, run_dir: Path, record: dict) -> float:

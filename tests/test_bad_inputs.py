@@ -846,3 +846,20 @@ def test_an_intact_entry_that_does_not_load_is_one_line_naming_it(isolated, caps
     assert "although it matches the checksum" in line and "dtl store verify --remove" in line
     (status,) = (files.root.parent / "outputs").glob("map/*/*/status.txt")
     assert status.read_text().startswith("failed: store entry map/")
+
+
+def test_hydra_job_chdir_keeps_relative_paths_where_they_were_given(tiny_cfg, tmp_path):
+    """hydra.job.chdir=true moves the job into its run folder: relative data paths and the
+    store are read from where dtl was started (the store must not land in each run folder)."""
+    from dtl_cli.hydra_app import absolute_paths
+
+    cfg = tiny_cfg.copy()
+    cfg.dataset.target.test.path = "data/zh_test.csv"
+    cfg.dataset.target.unlabelled = ["a.txt", "/abs/b.txt"]
+    cfg.paths.store, cfg.paths.output = ".dtl/store", "outputs"
+    absolute_paths(cfg, tmp_path)
+    assert cfg.dataset.target.test.path == str(tmp_path / "data/zh_test.csv")
+    assert list(cfg.dataset.target.unlabelled) == [str(tmp_path / "a.txt"), "/abs/b.txt"]
+    assert cfg.paths.store == str(tmp_path / ".dtl/store")
+    assert cfg.paths.output == str(tmp_path / "outputs")
+    assert cfg.dataset.source.train.path == tiny_cfg.dataset.source.train.path  # absolute
