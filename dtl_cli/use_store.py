@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from dtl_cli.embed.io import write_vec
+from dtl_cli.errors import DataError
 from dtl_cli.exported import TextClassifier
 from dtl_cli.runs import Run
 from dtl_cli.stages import entries
@@ -15,7 +16,10 @@ DICTIONARY_FILE = "dictionary.txt"
 
 def read_classifier(run: Run, k, repeat: int) -> TextClassifier:
     """The fine-tuned model of (k, repeat) with the target tokenizer and vocabulary."""
-    trained = entries.read_trained(run.cfg, Store(run.cfg.paths.store), "finetune", k, repeat)
+    store = Store(run.cfg.paths.store)
+    if not store.has("finetune", entries.finetune_key(run.cfg, k, repeat)):
+        _say_older(run, store, k, repeat)
+    trained = entries.read_trained(run.cfg, store, "finetune", k, repeat)
     return TextClassifier(
         model=trained.model,
         words=trained.space.words,
@@ -25,6 +29,21 @@ def read_classifier(run: Run, k, repeat: int) -> TextClassifier:
         max_len=int(trained.max_len),
         about={"run": str(run.folder.resolve()), "k": k, "repeat": repeat},
     )
+
+
+def _say_older(run: Run, store: Store, k, repeat: int) -> None:
+    """The run's model entry is not the one today's dtl would read: say why, when its record
+    shows an entry of an older format (today's key differs from the one the run used)."""
+    used = run.record.get("stages", {}).get("finetune", {}).get("entries", {})
+    key = (used.get(f"finetune[{k},{repeat}]") or {}).get("key")
+    if key:
+        version = entries.VERSIONS["finetune"]
+        where = "is still in the store" if store.path("finetune", key).is_dir() else "is gone"
+        raise DataError(
+            f"{run.folder}: its model (store entry finetune/{key}, which {where}) was made by "
+            f"an older dtl; today's finetune entries (version {version}) differ: run the same "
+            "`dtl run` again to rebuild it, then predict from the new run folder"
+        )
 
 
 def export_spaces(run: Run, out: Path) -> list[str]:

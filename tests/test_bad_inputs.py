@@ -863,3 +863,19 @@ def test_hydra_job_chdir_keeps_relative_paths_where_they_were_given(tiny_cfg, tm
     assert cfg.paths.store == str(tmp_path / ".dtl/store")
     assert cfg.paths.output == str(tmp_path / "outputs")
     assert cfg.dataset.source.train.path == tiny_cfg.dataset.source.train.path  # absolute
+
+
+def test_predict_from_a_run_of_an_older_dtl_says_so(tiny_cfg, tmp_path):
+    """The run's recorded model entry is not the one today's keys name: one line saying the
+    run was made by an older dtl and how to rebuild it (not "run the verb first")."""
+    from dtl_cli.errors import DataError
+    from dtl_cli.runs import Run
+    from dtl_cli.use_store import read_classifier
+
+    cfg = tiny_cfg.copy()
+    cfg.paths.store = str(tmp_path / "store")
+    (tmp_path / "store" / "finetune" / "0123456789abcdef").mkdir(parents=True)
+    used = {"finetune[0,0]": {"kind": "finetune", "key": "0123456789abcdef", "cached": False}}
+    run = Run(tmp_path / "run", cfg, {"stages": {"finetune": {"entries": used}}}, [(0, 0)])
+    with pytest.raises(DataError, match=r"finetune/0123456789abcdef, which is still in the store"):
+        read_classifier(run, 0, 0)
