@@ -28,6 +28,8 @@ from dtl_cli.schema import PretrainedEmbedding, SeedSource, is_a, tagged
 SQUARE_MAPS = ("procrustes", "self_learning", "none")
 # Fewer test documents than this: one document moves accuracy by more than 5 points.
 MIN_TEST_DOCUMENTS = 20
+# More source classes than this and than half the documents: likely not a label column.
+MANY_CLASSES = 50
 
 
 def preflight(cfg: DictConfig) -> None:
@@ -66,6 +68,11 @@ def _check_labelled(key: str, path: Path, node: DictConfig) -> None:
     from dtl_cli.text.readers import peek_columns, resolve_format
 
     owner = key.rsplit(".", 1)[0]
+    if node.text_column == node.label_column:
+        raise ConfigError(
+            f"{owner}.text_column and {owner}.label_column are both '{node.text_column}'; "
+            "name the label column"
+        )
     try:
         fmt = resolve_format(path, str(node.format))
         columns = peek_columns(path, fmt)
@@ -187,6 +194,12 @@ def _check_labels(cfg: DictConfig) -> None:
         raise DataError(
             f"{cfg.dataset.source.train.path}: only one label ({classes[0]!r}); a classifier "
             "needs at least two [dataset.source.train]"
+        )
+    if len(classes) > max(MANY_CLASSES, len(labels["source"]) // 2):
+        warn(
+            f"{cfg.dataset.source.train.path}: {len(classes)} distinct labels in "
+            f"{len(labels['source'])} documents; is dataset.source.train.label_column "
+            f"('{cfg.dataset.source.train.label_column}') the label?"
         )
     for part in ("target", "target_test"):
         side, split = PARTS[part]

@@ -348,6 +348,16 @@ LABELS = [
         ["t.csv: label 'Sports' (row 1)", "[dataset.target.test]"],
     ),
     Case(
+        "label-column-is-text-column",
+        ["dataset.source.train.label_column=text"],
+        ["dataset.source.train.text_column and dataset.source.train.label_column are both"],
+    ),
+    Case(
+        "labels-are-texts",  # the columns swapped: one line still, the labels listed short
+        ["dataset.source.train.label_column=text", "dataset.source.train.text_column=label"],
+        ["zh_train.csv: label 'science' (row 1) never occurs", "(2000 in all)"],
+    ),
+    Case(
         "source-one-class",
         lambda f: [_set("dataset.source.train.path", f.csv("en.csv", ["a,x", "b,x"]))],
         ["en.csv: only one label ('x')", "[dataset.source.train]"],
@@ -879,3 +889,17 @@ def test_predict_from_a_run_of_an_older_dtl_says_so(tiny_cfg, tmp_path):
     run = Run(tmp_path / "run", cfg, {"stages": {"finetune": {"entries": used}}}, [(0, 0)])
     with pytest.raises(DataError, match=r"finetune/0123456789abcdef, which is still in the store"):
         read_classifier(run, 0, 0)
+
+
+def test_a_label_column_of_mostly_distinct_values_is_a_warning(tiny_cfg, tmp_path):
+    from dtl_cli import preflight
+    from dtl_cli.errors import DtlWarning
+
+    cfg = tiny_cfg.copy()
+    cfg.paths.store = str(tmp_path / "store")
+    rows = [f"doc {i},id{i}" for i in range(120)] + ["x,science", "y,sports"]
+    cfg.dataset.source.train.path = Files(tmp_path).csv("en.csv", rows)
+    cfg.dataset.target.train.path = Files(tmp_path).csv("zh.csv", ["好,science"] * 30)
+    cfg.dataset.target.test.path = Files(tmp_path).csv("zh_test.csv", ["好,sports"] * 30)
+    with pytest.warns(DtlWarning, match=r"en.csv: 122 distinct labels in 122 documents; is "):
+        preflight._check_labels(cfg)

@@ -384,9 +384,11 @@ def class_ids(labels: list[str], classes: list[str], file: str, config_key: str)
     index = {c: i for i, c in enumerate(classes)}
     for row, label in enumerate(labels):
         if label not in index:
+            shown = ", ".join(c[:40] for c in classes[:10])
+            shown += f", ... ({len(classes)} in all)" if len(classes) > 10 else ""
             raise DataError(
-                f"{file}: label {label!r} (row {row + 1}) never occurs in the source training "
-                f"data (source labels: {', '.join(classes)}); relabel it or drop it [{config_key}]"
+                f"{file}: label {label[:80]!r} (row {row + 1}) never occurs in the source "
+                f"training data (source labels: {shown}); relabel it or drop it [{config_key}]"
             )
     return np.array([index[label] for label in labels], dtype=np.int64)
 
