@@ -291,11 +291,7 @@ def _check_unlabelled(cfg: DictConfig) -> None:
     for side in SIDES:
         files = [str(f) for f in cfg.dataset[side].unlabelled]
         for i, file in enumerate(files):
-            if os.path.getsize(file) == 0:
-                warn(
-                    f"{file}: empty file; it adds no text to the {side} side's embeddings "
-                    f"(dataset.{side}.unlabelled[{i}])"
-                )
+            _say_suspicious_unlabelled(cfg, f"dataset.{side}.unlabelled[{i}]", file)
         if not any(f.endswith(".gz") for f in files) or store.has("corpus", corpus_key(cfg, side)):
             continue
         for i, file in enumerate(files):
@@ -305,6 +301,25 @@ def _check_unlabelled(cfg: DictConfig) -> None:
                     f"{file}: the gzip data is cut short or damaged; copy or compress the "
                     f"file again [dataset.{side}.unlabelled[{i}]]"
                 )
+
+
+def _say_suspicious_unlabelled(cfg: DictConfig, key: str, file: str) -> None:
+    """Warn on an unlabelled file that is empty, a labelled table (read as lines, its header
+    and labels become text) or the target test split itself (then not held out)."""
+    from dtl_cli.text.readers import data_suffix
+
+    if os.path.getsize(file) == 0:
+        warn(f"{file}: empty file; it adds no text ({key})")
+    if os.path.samefile(file, cfg.dataset.target.test.path):
+        warn(
+            f"{file}: {key} is the target test file: its text would train the embeddings and "
+            "the adaptation, so the test split is not held out; leave it out"
+        )
+    elif data_suffix(Path(file)) in (".csv", ".tsv", ".jsonl", ".json"):
+        warn(
+            f"{file}: {key} is read as plain text, one document per line: a table's header "
+            "and label column become text too; give its text column as a .txt file"
+        )
 
 
 @functools.lru_cache(maxsize=8)

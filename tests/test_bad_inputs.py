@@ -761,7 +761,17 @@ WARNINGS = [
     Case(
         "empty-unlabelled",
         lambda f: [f"dataset.target.unlabelled=[{f.text('zh.txt', '')}]"],
-        ["zh.txt: empty file; it adds no text", "(dataset.target.unlabelled[0])"],
+        ["zh.txt: empty file; it adds no text (dataset.target.unlabelled[0])"],
+    ),
+    Case(
+        "test-file-as-unlabelled",
+        [f"dataset.target.unlabelled=[{TINY / 'zh_test.csv'}]"],
+        ["dataset.target.unlabelled[0] is the target test file", "not held out"],
+    ),
+    Case(
+        "table-as-unlabelled",
+        [f"dataset.source.unlabelled=[{TINY / 'en_train.csv'}]"],
+        ["dataset.source.unlabelled[0] is read as plain text", "label column become text"],
     ),
 ]
 
