@@ -913,3 +913,17 @@ def test_a_label_column_of_mostly_distinct_values_is_a_warning(tiny_cfg, tmp_pat
     cfg.dataset.target.test.path = Files(tmp_path).csv("zh_test.csv", ["好,sports"] * 30)
     with pytest.warns(DtlWarning, match=r"en.csv: 122 distinct labels in 122 documents; is "):
         preflight._check_labels(cfg)
+
+
+def test_a_library_value_error_from_a_config_value_names_the_keys():
+    from dtl_cli.errors import ConfigError, DataError
+    from dtl_cli.stages.common import config_values
+
+    expected = r"^ridge must be >= 0, got -1 \[mapping\.\*\]; check"
+    with pytest.raises(ConfigError, match=expected) as e, config_values("mapping.*"):
+        raise ValueError("ridge must be >= 0,\n got -1")
+    assert isinstance(e.value.__cause__, ValueError)  # kept for whoever debugs it
+    with pytest.raises(DataError), config_values("mapping.*"):  # dtl's own errors pass
+        raise DataError("x.txt:3: bad line")
+    with pytest.raises(KeyError), config_values("mapping.*"):  # and bugs keep their traceback
+        raise KeyError("p@1")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
@@ -60,3 +62,15 @@ def dev_fraction(cfg: DictConfig) -> float:
             f"evaluation.dev_fraction={fraction}: use a share in [0, 1), e.g. 0.2 (0: no dev split)"
         )
     return fraction
+
+
+@contextmanager
+def config_values(keys: str) -> Iterator[None]:
+    """Within: a ValueError or TypeError that a library module raises for a value the config
+    gave it becomes a ConfigError naming the config keys it came from (`keys`, e.g.
+    "mapping.*"), instead of a traceback. Wrap only calls that take config values."""
+    try:
+        yield
+    except (ValueError, TypeError) as err:
+        reason = " ".join(str(err).split())[:300] or type(err).__name__
+        raise ConfigError(f"{reason} [{keys}]; check those config values") from err

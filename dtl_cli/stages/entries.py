@@ -33,6 +33,7 @@ from dtl_cli.align.normalize import normalize
 from dtl_cli.embed.io import load_saved_vectors, save_vectors
 from dtl_cli.errors import DataError
 from dtl_cli.schema import BilstmModel, CnnModel, Word2VecEmbedding, is_a
+from dtl_cli.stages.common import config_values
 from dtl_cli.store import Store, config_key
 from dtl_cli.text.vocab import OOV, build_vocab, encode, length_from_data
 
@@ -568,7 +569,8 @@ def build_model(
     )
     if seed is not None:
         keras.utils.set_random_seed(seed)
-    return build_classifier(arch, matrix, n_classes, trainable_embeddings=trainable_embeddings)
+    with config_values("model.*"):
+        return build_classifier(arch, matrix, n_classes, trainable_embeddings=trainable_embeddings)
 
 
 def write_classifier(folder: Path, model, base_matrix: np.ndarray, history: dict) -> dict:

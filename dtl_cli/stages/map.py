@@ -29,6 +29,7 @@ from dtl_cli.align.self_learning import identical_pairs
 from dtl_cli.errors import DataError
 from dtl_cli.schema import LinearMapping, SelfLearningMapping, is_a
 from dtl_cli.stages import entries
+from dtl_cli.stages.common import config_values
 from dtl_cli.stages.entries import Map, Space
 from dtl_cli.stages.options import multistep_steps
 from dtl_cli.store import Store
@@ -143,18 +144,19 @@ def _build(cfg: DictConfig, source: Space, target: Space, tmp: Path) -> dict:
                 f"{entry['pairs']} pairs, p={entry['keep_prob']:.2f}, {entry['seconds']:.1f} s"
             )
 
-    learned = learn_map(
-        m.method,
-        source.vectors,
-        target.vectors,
-        seed_pairs,
-        direction=str(m.direction),
-        steps=[str(step) for step in m.normalize],
-        ridge=m.ridge if is_a(m, LinearMapping) else 0.0,
-        self_learning=_self_learning_args(m, cfg.seed),
-        multistep=multistep_steps(m),
-        log=log,
-    )
+    with config_values("mapping.*"):
+        learned = learn_map(
+            m.method,
+            source.vectors,
+            target.vectors,
+            seed_pairs,
+            direction=str(m.direction),
+            steps=[str(step) for step in m.normalize],
+            ridge=m.ridge if is_a(m, LinearMapping) else 0.0,
+            self_learning=_self_learning_args(m, cfg.seed),
+            multistep=multistep_steps(m),
+            log=log,
+        )
     if m.method == "self_learning":
         info["history"] = learned.history
         last = learned.history[-1]
@@ -193,7 +195,10 @@ def _score(cfg: DictConfig, store: Store, source: Space, target: Space, tmp: Pat
         "csls_pool": cfg.evaluation.bli.csls_pool,
         "dict_name": f"{test_path} [dataset.dictionary.test]",
     }
-    bli = evaluate_bli(source.words, mapped, target.words, target_vectors, test_pairs, **bli_args)
+    with config_values("evaluation.bli.*"):
+        bli = evaluate_bli(
+            source.words, mapped, target.words, target_vectors, test_pairs, **bli_args
+        )
     bli["seed_pairs_used"] = fitted.info["seed_pairs_used"]
     bli["seed_pairs_dropped"] = fitted.info["seed_pairs_dropped"]
     if "dictionary_script" in fitted.info:

@@ -23,7 +23,7 @@ from dtl_cli.embed.train import train_fasttext, train_word2vec
 from dtl_cli.errors import DataError
 from dtl_cli.models.training import fit_classifier
 from dtl_cli.stages import entries
-from dtl_cli.stages.common import tensorboard_dir, training_args
+from dtl_cli.stages.common import config_values, tensorboard_dir, training_args
 from dtl_cli.stages.entries import PARTS, SIDES
 from dtl_cli.store import Store
 from dtl_cli.text.parallel import available_cores, tokenize_all
@@ -184,7 +184,7 @@ def _build_embeddings(cfg: DictConfig, store: Store, side: str, tmp: Path) -> di
     text = (
         {"corpus_file": files[0]} if len(files) == 1 else {"sentences": entries.TokenFile(*files)}
     )
-    with ui.progress(f"{emb.method} {side}", emb.epochs) as bar:
+    with ui.progress(f"{emb.method} {side}", emb.epochs) as bar, config_values("embedding.*"):
         try:
             words, vectors = TRAINERS[emb.method](
                 **text,
@@ -201,7 +201,7 @@ def _build_embeddings(cfg: DictConfig, store: Store, side: str, tmp: Path) -> di
                 on_epoch=lambda epoch, total: bar.advance(),
             )
         except DataError as err:
-            raise DataError(f"dataset.{side}: {err}") from None
+            raise DataError(f"dataset.{side}: {err} [embedding.min_count]") from None
     ui.info(f"{side}: {len(words)} words x {vectors.shape[1]} dims from {n_tokens} tokens")
     return entries.write_embeddings(tmp, words, vectors)
 
