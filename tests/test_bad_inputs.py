@@ -927,3 +927,33 @@ def test_a_library_value_error_from_a_config_value_names_the_keys():
         raise DataError("x.txt:3: bad line")
     with pytest.raises(KeyError), config_values("mapping.*"):  # and bugs keep their traceback
         raise KeyError("p@1")
+
+
+def test_bli_scores_p_at_1_whatever_precision_at_lists(tiny_cfg, tmp_path, capsys):
+    """Every summary shows P@1: `evaluation.bli.precision_at=[5]` was a KeyError once the
+    map had been fitted. The real map stage, on small vectors of the dictionaries' words."""
+    from dtl_cli.align.bli import read_dictionary
+    from dtl_cli.stages import entries
+    from dtl_cli.stages import map as map_stage
+    from dtl_cli.store import Store
+
+    cfg = tiny_cfg.copy()
+    cfg.paths.store = str(tmp_path / "store")
+    cfg.evaluation.bli.precision_at = [5]
+    store = Store(cfg.paths.store)
+    pairs = read_dictionary(TINY / "dict_seed.txt") + read_dictionary(TINY / "dict_test.txt")
+    rng = np.random.default_rng(0)
+    for side, words in (("source", [s for s, _ in pairs]), ("target", [t for _, t in pairs])):
+        words = list(dict.fromkeys(words))
+        vectors = rng.standard_normal((len(words), 8)).astype(np.float32)
+        key = entries.embeddings_key(cfg, side)
+        entries.build(
+            store,
+            "embeddings",
+            key,
+            lambda t, w=words, v=vectors: entries.write_embeddings(t, w, v),
+        )
+    map_stage.run(cfg, store, tmp_path)
+    bli = entries.read_bli(cfg, store)
+    assert set(bli["nn"]) >= {"p@1", "p@5"} and set(bli["csls"]) >= {"p@1", "p@5"}
+    assert "p@1=" in capsys.readouterr().out
