@@ -56,9 +56,10 @@ def run_pipeline(verb: str, cfg: DictConfig, run_dir: Path, devices: list[str]) 
             # Found when a stage read the entry: remove it, and run the stages again (each
             # reuses what is sound), so the stage that builds it builds it anew. Once only.
             entry = (damage.stage, damage.key)
-            if entry in rebuilt or not store.remove(*entry):
+            if entry in rebuilt:
                 raise
             rebuilt.add(entry)
+            store.remove(*entry)  # False: another job holds it (removing or rebuilding it)
             ui.info(f"{damage.what}; rebuilding it")
     (run_dir / "run.json").write_text(json.dumps(record, indent=2, default=str))
     return record
