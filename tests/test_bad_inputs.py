@@ -284,6 +284,14 @@ PATHS = [
         ["en.vec:1: bad header", "[embedding.source_vectors]"],
     ),
     Case(
+        "vectors-binary-garbage",
+        lambda f: [
+            *_pretrained(f)[:2],
+            f"embedding.source_vectors={f.text('en.bin', BINARY)}",
+        ],
+        ["en.bin:1: no '<count> <dim>' header line", "[embedding.source_vectors]"],
+    ),
+    Case(
         "vectors-missing",
         lambda f: [*_pretrained(f)[:2], f"embedding.target_vectors={f.root}/x.vec"],
         ["embedding.target_vectors=", "x.vec: no such file"],
@@ -321,6 +329,7 @@ PATHS = [
 ]
 
 LINES = "some text to compress\n" * 9000
+BINARY = bytes(range(128, 256)) * 4
 
 # Read before any stage too: the labelled files' labels, the unlabelled files' gzip ends.
 LABELS = [

@@ -330,7 +330,13 @@ def _parse_numbers(text: bytes, n_lines: int, dim: int) -> np.ndarray | None:
 
 
 def _parse_header(path: Path, raw: bytes) -> tuple[int, int]:
-    header = decode_utf8_line(path, raw, 1).strip().lstrip("\ufeff")
+    try:
+        header = raw.decode("utf-8").strip().lstrip("\ufeff")
+    except UnicodeDecodeError:  # e.g. a binary file that is not word2vec at all
+        raise DataError(
+            f"{path}:1: no '<count> <dim>' header line (its first line is not even UTF-8 text); "
+            "give word2vec vectors (.vec, .txt, .bin, each may be .gz) or a gensim .kv file"
+        ) from None
     fields = header.split()
     if len(fields) == 2 and all(f.isdigit() for f in fields) and int(fields[1]) > 0:
         return int(fields[0]), int(fields[1])
