@@ -107,11 +107,7 @@ def evaluate_bli(
     """
     src_index = _word_index(src_words, mapped_src, "source")
     tgt_index = _word_index(tgt_words, tgt_vecs, "target")
-    gold: dict[str, set[int]] = {}
-    for s, t in pairs:
-        targets = gold.setdefault(s, set())
-        if t in tgt_index:
-            targets.add(tgt_index[t])
+    gold = _gold_rows(pairs, tgt_index)
     queries = [s for s in gold if s in src_index]
     if not queries:
         n_neither = sum(1 for s, t in pairs if s not in src_index and t not in tgt_index)
@@ -137,16 +133,32 @@ def evaluate_bli(
         query_pool=_pool(mapped_src, csls_pool),
     )
     for method in methods:
-        best = ranked[method][0]
-        # first_hit[q] = rank (0-based) of the first gold target in the top list, else max_k.
-        first_hit = np.full(len(queries), max_k, dtype=np.int64)
-        for q, s in enumerate(queries):
-            for rank, target in enumerate(best[q]):
-                if int(target) in gold[s]:
-                    first_hit[q] = rank
-                    break
+        first_hit = _first_hits(ranked[method][0], [gold[s] for s in queries], max_k)
         result[method] = {f"p@{k}": float(np.mean(first_hit < k)) for k in ks}
     return result
+
+
+def _gold_rows(pairs: Sequence[tuple[str, str]], tgt_index: dict[str, int]) -> dict[str, set]:
+    """Each source word of ``pairs`` (in first-seen order) -> its gold target rows (those in
+    the target vocabulary; possibly none)."""
+    gold: dict[str, set[int]] = {}
+    for s, t in pairs:
+        targets = gold.setdefault(s, set())
+        if t in tgt_index:
+            targets.add(tgt_index[t])
+    return gold
+
+
+def _first_hits(best: np.ndarray, gold: Sequence[set], max_k: int) -> np.ndarray:
+    """Rank (0-based) of each query's first gold target in its top list best [n, max_k],
+    else max_k: int64 [n]."""
+    first_hit = np.full(len(gold), max_k, dtype=np.int64)
+    for q, targets in enumerate(gold):
+        for rank, target in enumerate(best[q]):
+            if int(target) in targets:
+                first_hit[q] = rank
+                break
+    return first_hit
 
 
 def _pool(mapped_src: np.ndarray, csls_pool: int | None) -> np.ndarray:

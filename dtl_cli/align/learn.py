@@ -90,10 +90,8 @@ def learn_map(
     ("center", or "unit" on rows already of unit length) and the least-squares
     approximation otherwise.
     """
-    if method not in METHODS:
-        raise ValueError(f"unknown mapping method {method!r}; expected one of {METHODS}")
-    if direction not in DIRECTIONS:
-        raise ValueError(f"unknown direction {direction!r}; expected one of {DIRECTIONS}")
+    multistep = multistep or MultiStep()
+    _check_options(method, direction, multistep)
     pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
     steps = list(steps)
     Xn = normalize(X, steps) if steps else np.asarray(X, dtype=np.float32)
@@ -102,9 +100,6 @@ def learn_map(
         A, B, fit_on = Yn, Xn, pairs[:, ::-1]
     else:
         A, B, fit_on = Xn, Yn, pairs
-    multistep = multistep or MultiStep()
-    if method not in ("procrustes", "self_learning") and not multistep.is_orthogonal:
-        raise ValueError(f"multi-step mapping needs procrustes or self_learning, not {method}")
     history: list[dict] = []
     shared = None  # fitted map's target side -> shared space
     if method == "self_learning":
@@ -129,13 +124,29 @@ def learn_map(
     else:
         forward, reverse = (W, b), other
     if steps:
-        norm_src = _affine_fit(X, Xn)
-        norm_tgt = _affine_fit(Y, Yn)
-        forward = compose(invert_map(*norm_tgt), compose(forward, norm_src))
-        reverse = compose(invert_map(*norm_src), compose(reverse, norm_tgt))
-        if shared is not None:
-            shared = compose(shared, norm_tgt)
+        forward, reverse, shared = _on_given_vectors(X, Xn, Y, Yn, forward, reverse, shared)
     return LearnedMap(*forward, *reverse, history=history, shared=shared)
+
+
+def _check_options(method: str, direction: str, multistep: MultiStep) -> None:
+    if method not in METHODS:
+        raise ValueError(f"unknown mapping method {method!r}; expected one of {METHODS}")
+    if direction not in DIRECTIONS:
+        raise ValueError(f"unknown direction {direction!r}; expected one of {DIRECTIONS}")
+    if method not in ("procrustes", "self_learning") and not multistep.is_orthogonal:
+        raise ValueError(f"multi-step mapping needs procrustes or self_learning, not {method}")
+
+
+def _on_given_vectors(X, Xn, Y, Yn, forward, reverse, shared):
+    """(forward, reverse, shared) maps between the normalised spaces Xn, Yn re-expressed on
+    the raw X, Y, through affine fits of each side's normalisation."""
+    norm_src = _affine_fit(X, Xn)
+    norm_tgt = _affine_fit(Y, Yn)
+    forward = compose(invert_map(*norm_tgt), compose(forward, norm_src))
+    reverse = compose(invert_map(*norm_src), compose(reverse, norm_tgt))
+    if shared is not None:
+        shared = compose(shared, norm_tgt)
+    return forward, reverse, shared
 
 
 def _affine_fit(raw: np.ndarray, normalised: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

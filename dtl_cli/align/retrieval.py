@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -99,55 +100,81 @@ def tiled_top(
         return [(f.cols, f.values) for f in found]
     rows, cols = tile_shape(n_a, n_b, batch_size)
     col_tiles = list(_batches(n_b, cols))
-    layout, shifts = None, {}
-    if penalised:
-        # Ranked by cos - penalty / 2 (one subtraction per kept entry), doubled at the end.
-        half_penalty = np.asarray(wants[penalised[0]][1], dtype=np.float32) / 2
-        if n_a >= _LAYOUT_FROM_ROWS:
-            layout = group_layout(half_penalty, col_tiles)
-            B, half_penalty = B[layout], half_penalty[layout]
-            shifts = {c0: column_shift(half_penalty[c0:c1]) for c0, c1 in col_tiles}
+    pen = _Penalty.plan(wants[penalised[0]][1], n_a, col_tiles) if penalised else None
+    if pen is not None and pen.layout is not None:
+        B = B[pen.layout]
 
     def row_block(r0: int, r1: int) -> None:
-        block = A[r0:r1]
         # The rows' running answers are views of the outputs, updated in place.
         running = [Running(f.depth[r0:r1], f.cols[r0:r1], f.values[r0:r1]) for f in found]
         scoring = running[plain[0]] if plain else None
         shifted = running[penalised[0]] if penalised else None
-        with _tile_buffer(rows * cols) as buf:
-            for c0, c1 in col_tiles:
-                # A C-contiguous view for every tile shape: strided tiles would make the
-                # product and the selection copy.
-                tile = buf[: (r1 - r0) * (c1 - c0)].reshape(r1 - r0, c1 - c0)
-                np.matmul(block, B[c0:c1].T, out=tile)
-                if shifted is None or layout is not None:  # one pass serves both scorings
-                    update_top(tile, c0, scoring, shifted, shifts.get(c0))
-                else:  # no layout: the plain scoring, then the tile shifted in place
-                    if scoring is not None:
-                        update_top(tile, c0, scoring)
-                    tile -= half_penalty[c0:c1]
-                    update_top(tile, c0, plain=shifted)
+        _score_rows(A[r0:r1], B, col_tiles, rows * cols, scoring, shifted, pen)
 
-    blocks = list(_batches(n_a, rows))
+    _run_blocks(row_block, list(_batches(n_a, rows)))
+    for f, (_, penalty) in zip(found, wants, strict=True):
+        if pen is not None and pen.layout is not None:  # back to B's own column numbers
+            f.cols[...] = np.where(np.isfinite(f.values), pen.layout[f.cols], 0)
+        if penalty is not None:
+            f.values[...] *= 2  # 2 (cos - p / 2) is 2 cos - p to the last bit: exact
+    return [(f.cols, f.values) for f in found]
+
+
+@dataclass
+class _Penalty:
+    """A penalised scoring's plan: half the penalty (ranked by cos - penalty / 2, one
+    subtraction per kept entry, doubled at the end), and with enough rows the column
+    layout that groups like penalties (B is then read in that order) with each column
+    tile's shift."""
+
+    half: np.ndarray
+    layout: np.ndarray | None = None
+    shifts: dict = field(default_factory=dict)
+
+    @classmethod
+    def plan(cls, penalty, n_rows: int, col_tiles: list[tuple[int, int]]) -> _Penalty:
+        half = np.asarray(penalty, dtype=np.float32) / 2
+        if n_rows < _LAYOUT_FROM_ROWS:
+            return cls(half)
+        layout = group_layout(half, col_tiles)
+        half = half[layout]
+        return cls(half, layout, {c0: column_shift(half[c0:c1]) for c0, c1 in col_tiles})
+
+
+def _score_rows(block, B, col_tiles, buffer_size: int, scoring, shifted, pen) -> None:
+    """Merge block [r, d] @ B.T, tile by tile, into the running tops ``scoring`` (plain)
+    and ``shifted`` (penalised by ``pen``); either may be None."""
+    n = len(block)
+    with _tile_buffer(buffer_size) as buf:
+        for c0, c1 in col_tiles:
+            # A C-contiguous view for every tile shape: strided tiles would make the
+            # product and the selection copy.
+            tile = buf[: n * (c1 - c0)].reshape(n, c1 - c0)
+            np.matmul(block, B[c0:c1].T, out=tile)
+            if shifted is None or pen.layout is not None:  # one pass serves both scorings
+                update_top(tile, c0, scoring, shifted, pen.shifts.get(c0) if pen else None)
+            else:  # no layout: the plain scoring, then the tile shifted in place
+                if scoring is not None:
+                    update_top(tile, c0, scoring)
+                tile -= pen.half[c0:c1]
+                update_top(tile, c0, plain=shifted)
+
+
+def _run_blocks(row_block: Callable[[int, int], None], blocks: list[tuple[int, int]]) -> None:
+    """row_block(r0, r1) for each block, over worker threads when there are cores."""
     cores = _cores()
     workers = min(cores, _MAX_WORKERS, len(blocks))
     if workers == 1:
         for block in blocks:
             row_block(*block)
-    else:
-        # The cores shared out between the workers' BLAS (see the module docstring).
-        with (
-            threadpool_limits(max(1, cores // workers), user_api="blas"),
-            ThreadPoolExecutor(workers) as pool,
-        ):
-            for done in [pool.submit(row_block, *block) for block in blocks]:
-                done.result()
-    for f, (_, penalty) in zip(found, wants, strict=True):
-        if layout is not None:  # back to B's own column numbers
-            f.cols[...] = np.where(np.isfinite(f.values), layout[f.cols], 0)
-        if penalty is not None:
-            f.values[...] *= 2  # 2 (cos - p / 2) is 2 cos - p to the last bit: exact
-    return [(f.cols, f.values) for f in found]
+        return
+    # The cores shared out between the workers' BLAS (see the module docstring).
+    with (
+        threadpool_limits(max(1, cores // workers), user_api="blas"),
+        ThreadPoolExecutor(workers) as pool,
+    ):
+        for done in [pool.submit(row_block, *block) for block in blocks]:
+            done.result()
 
 
 # Tile buffers kept between calls, at most one per worker (_MAX_WORKERS x 32 MB): a fresh

@@ -304,6 +304,54 @@ def fit_self_learning(
     ``log``, if given, is called with each history entry as it is made.
     """
     seed_pairs = np.asarray(seed_pairs, dtype=np.int64).reshape(-1, 2)
+    _check_self_learning(X, Y, seed_pairs, cutoff, patience, csls_k, max_iterations)
+    rng = np.random.default_rng(seed)
+    X = np.asarray(X, dtype=np.float32)
+    Y = np.asarray(Y, dtype=np.float32)
+    T = unit_rows(Y[:cutoff])
+    schedule = _Schedule(min(float(keep_prob), 1.0), patience, min_improvement)
+    history: list[dict] = []
+    r_s = None  # the last iteration's r_S: close to this one's, so few picks are redone
+    pairs, held_out = split_seed_pairs(seed_pairs) if drift_guard else (seed_pairs, None)
+    W, b = fit_procrustes(X, Y, pairs)
+    guard = _DriftGuard(X, Y, held_out, W, b, pairs) if held_out is not None else None
+    for iteration in range(1, max_iterations + 1):
+        start = time.perf_counter()
+        S = unit_rows(apply_map(X[:cutoff], W, b))
+        pairs, scores, r_s = csls_induce(S, T, csls_k, schedule.p, rng, batch_size, hint=r_s)
+        pairs = _fit_pairs(pairs, seed_pairs if keep_seed else None, held_out)
+        W, b = fit_procrustes(X, Y, pairs)
+        objective = float(np.mean(scores, dtype=np.float64))
+        entry = {"iteration": iteration, "objective": objective, "pairs": len(pairs)}
+        entry.update(keep_prob=schedule.p, seconds=0.0)
+        if guard is not None:
+            entry["seed_cosine"] = guard.score(iteration, W, b, pairs)
+        entry["seconds"] = time.perf_counter() - start
+        history.append(entry)
+        if log is not None:
+            log(entry)
+        if schedule.stop(iteration, objective):
+            break
+    if guard is not None:
+        history[-1]["kept_iteration"] = guard.iteration
+        history[-1]["seed_cosine_start"] = guard.start
+        if guard.iteration != len(history):
+            pairs = guard.pairs
+            W, b = fit_procrustes(X, Y, pairs)
+    return W, b, history, pairs
+
+
+def _fit_pairs(induced, seed_pairs, held_out) -> np.ndarray:
+    """The pairs the next map is fitted on: the induced ones, plus ``seed_pairs`` (None: not
+    added), less those of a held-out seed source word (for scoring only)."""
+    if seed_pairs is not None:
+        induced = np.unique(np.concatenate([seed_pairs, induced]), axis=0)
+    if held_out is not None:
+        induced = induced[~np.isin(induced[:, 0], held_out[:, 0])]
+    return induced
+
+
+def _check_self_learning(X, Y, seed_pairs, cutoff, patience, csls_k, max_iterations) -> None:
     if len(seed_pairs) == 0:
         raise ValueError("self-learning needs at least one seed pair")
     if X.shape[1] != Y.shape[1]:
@@ -315,61 +363,42 @@ def fit_self_learning(
             raise ValueError(f"{name} must be >= 1, got {value}")
     if max_iterations < 1:
         raise ValueError(f"max_iterations must be >= 1, got {max_iterations}")
-    rng = np.random.default_rng(seed)
-    X = np.asarray(X, dtype=np.float32)
-    Y = np.asarray(Y, dtype=np.float32)
-    T = unit_rows(Y[:cutoff])
-    pairs = seed_pairs
-    p = min(float(keep_prob), 1.0)
-    best = -np.inf
-    last_improvement = 0
-    history: list[dict] = []
-    r_s = None  # the last iteration's r_S: close to this one's, so few picks are redone
-    held_out = None
-    if drift_guard:
-        pairs, held_out = split_seed_pairs(seed_pairs)
-    W, b = fit_procrustes(X, Y, pairs)
-    # With drift_guard: (held-out seed cosine, iteration, dictionary) of the best map
-    # so far; iteration 0 is the map fitted on the (other) seed pairs alone.
-    kept = (seed_cosine(X, Y, held_out, W, b), 0, pairs) if held_out is not None else None
-    seed_cosine_start = kept[0] if kept else None
-    for iteration in range(1, max_iterations + 1):
-        start = time.perf_counter()
-        S = unit_rows(apply_map(X[:cutoff], W, b))
-        pairs, scores, r_s = csls_induce(S, T, csls_k, p, rng, batch_size, hint=r_s)
-        if keep_seed:
-            pairs = np.unique(np.concatenate([seed_pairs, pairs]), axis=0)
-        if held_out is not None:  # the held-out seed pairs are for scoring only
-            pairs = pairs[~np.isin(pairs[:, 0], held_out[:, 0])]
-        W, b = fit_procrustes(X, Y, pairs)
-        objective = float(np.mean(scores, dtype=np.float64))
-        entry = {
-            "iteration": iteration,
-            "objective": objective,
-            "pairs": len(pairs),
-            "keep_prob": p,
-            "seconds": 0.0,
-        }
-        if kept is not None:
-            entry["seed_cosine"] = seed_cosine(X, Y, held_out, W, b)
-            if entry["seed_cosine"] >= kept[0]:  # ties: the later map
-                kept = (entry["seed_cosine"], iteration, pairs)
-        entry["seconds"] = time.perf_counter() - start
-        history.append(entry)
-        if log is not None:
-            log(entry)
-        if objective - best > min_improvement:
-            best = objective
-            last_improvement = iteration
-        elif iteration - last_improvement >= patience:
-            if p >= 1:
-                break
-            p = min(1.0, 2 * p)
-            last_improvement = iteration
-    if kept is not None:
-        history[-1]["kept_iteration"] = kept[1]
-        history[-1]["seed_cosine_start"] = seed_cosine_start
-        if kept[1] != len(history):
-            pairs = kept[2]
-            W, b = fit_procrustes(X, Y, pairs)
-    return W, b, history, pairs
+
+
+class _Schedule:
+    """The keep probability p of stochastic induction and when to stop: p doubles when the
+    objective has not improved by more than ``min_improvement`` for ``patience``
+    iterations; the loop stops when that happens at p = 1."""
+
+    def __init__(self, p: float, patience: int, min_improvement: float):
+        self.p, self.patience, self.min_improvement = p, patience, min_improvement
+        self.best = -np.inf
+        self.last_improvement = 0
+
+    def stop(self, iteration: int, objective: float) -> bool:
+        if objective - self.best > self.min_improvement:
+            self.best = objective
+            self.last_improvement = iteration
+        elif iteration - self.last_improvement >= self.patience:
+            if self.p >= 1:
+                return True
+            self.p = min(1.0, 2 * self.p)
+            self.last_improvement = iteration
+        return False
+
+
+class _DriftGuard:
+    """The best map so far by held-out seed cosine: its score, iteration and dictionary
+    (iteration 0 is the map fitted on the other seed pairs alone)."""
+
+    def __init__(self, X, Y, held_out, W, b, pairs):
+        self.X, self.Y, self.held_out = X, Y, held_out
+        self.start = seed_cosine(X, Y, held_out, W, b)
+        self.best, self.iteration, self.pairs = self.start, 0, pairs
+
+    def score(self, iteration: int, W, b, pairs) -> float:
+        """The held-out seed cosine of this iteration's map, kept if best (ties: later)."""
+        value = seed_cosine(self.X, self.Y, self.held_out, W, b)
+        if value >= self.best:
+            self.best, self.iteration, self.pairs = value, iteration, pairs
+        return value

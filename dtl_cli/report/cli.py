@@ -81,8 +81,41 @@ def report(
     sweeps have BLI only). Main metrics no run has are left out of the table.
     """
     runs = collect(paths)
-    note = ""
     search = _objective_name(runs)
+    metric, note = _pick_metric(runs, metric, search)
+    searching = bool(search) and metric == "objective"
+    group = _pick_group(runs, group, searching)
+    metrics = [metric] + [m for m in METRICS if m != metric and _has_values(runs, m)]
+    summary = summarize(runs, group, metrics)
+    folder = output_folder(paths, out)
+    title = _title(runs, summary, group)
+    if console is None:
+        from rich.console import Console
+
+        console = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+    render(console, runs, summary, group, metrics, title, timings)
+    if note:
+        console.print(f"  [dim]{note}[/dim]")
+    if searching:
+        _print_best_trial(console, runs)
+    files = [folder / "report.csv", folder / "runs.csv", folder / "report.md"]
+    write_csv(files[0], summary)
+    columns = [c for c in RUN_COLUMNS if c in runs.columns]
+    rest = [c for c in runs.columns if c not in columns]
+    runs[columns + rest].to_csv(files[1], index=False)
+    write_markdown(files[2], runs, summary, group, metrics, title, timings)
+    if searching:
+        files += plot_trials(folder, runs, title)
+    else:
+        files += plot(folder, summary, group, metric, title)
+        files += plot_learning_curves(folder, summary, group, metric, title)
+    console.print(f"  wrote {', '.join(str(f) for f in files)}", soft_wrap=True)
+    return {"runs": runs, "summary": summary, "group": group, "files": files}
+
+
+def _pick_metric(runs: pd.DataFrame, metric: str | None, search: str | None) -> tuple[str, str]:
+    """(the metric to show, a note saying why when it was not asked for, else "")."""
+    note = ""
     if metric is None and search:
         metric = "objective"
         note = f"hyperparameter search: objective {search} (higher is better; best in bold)"
@@ -92,10 +125,15 @@ def report(
         if fallback != metric:
             note = f"no {metric} in these runs (no evaluate stage): showing {fallback}"
             metric = fallback
-    metric = resolve_metric(metric, runs)
+    return resolve_metric(metric, runs), note
+
+
+def _pick_group(runs: pd.DataFrame, group: list[str] | None, searching: bool) -> list[str]:
+    """The keys a table row stands for: those asked for, else the swept ones (a search's
+    trial first); k added for learning curves."""
     if group is None:
         group = swept_keys(runs)
-        if search and metric == "objective":  # one row per trial, numbered as Hydra did
+        if searching:  # one row per trial, numbered as Hydra did
             runs["trial"] = [_trial_number(run) for run in runs["run"]]
             group = ["trial", *group]
     else:
@@ -107,40 +145,20 @@ def report(
             )
     if "k" in runs.attrs["params"] and "k" not in group and runs["k"].nunique() > 1:
         group = [*group, "k"]  # learning curves: a row per configuration and k
-    metrics = [metric] + [m for m in METRICS if m != metric and _has_values(runs, m)]
-    summary = summarize(runs, group, metrics)
-    folder = output_folder(paths, out)
+    return group
+
+
+def _title(runs: pd.DataFrame, summary: pd.DataFrame, group: list[str]) -> str:
+    """ "dtl report: N run(s), M configuration(s) [x K k] — counts by status"."""
     # A learning-curve run has a row per k: count folders, not rows.
     counts = runs.drop_duplicates("run")["status"].value_counts()
     shape = f"{len(summary)} configuration(s)"
     if "k" in group:
         configs = summary.drop_duplicates([g for g in group if g != "k"]) if group[1:] else [0]
         shape = f"{len(configs)} configuration(s) x {summary['k'].nunique()} k"
-    title = f"dtl report: {runs['run'].nunique()} run(s), {shape} — " + ", ".join(
+    return f"dtl report: {runs['run'].nunique()} run(s), {shape} — " + ", ".join(
         f"{counts[s]} {s}" for s in (DONE, FAILED, RUNNING) if s in counts
     )
-    if console is None:
-        from rich.console import Console
-
-        console = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
-    render(console, runs, summary, group, metrics, title, timings)
-    if note:
-        console.print(f"  [dim]{note}[/dim]")
-    if search and metric == "objective":
-        _print_best_trial(console, runs)
-    files = [folder / "report.csv", folder / "runs.csv", folder / "report.md"]
-    write_csv(files[0], summary)
-    columns = [c for c in RUN_COLUMNS if c in runs.columns]
-    rest = [c for c in runs.columns if c not in columns]
-    runs[columns + rest].to_csv(files[1], index=False)
-    write_markdown(files[2], runs, summary, group, metrics, title, timings)
-    if search and metric == "objective":
-        files += plot_trials(folder, runs, title)
-    else:
-        files += plot(folder, summary, group, metric, title)
-        files += plot_learning_curves(folder, summary, group, metric, title)
-    console.print(f"  wrote {', '.join(str(f) for f in files)}", soft_wrap=True)
-    return {"runs": runs, "summary": summary, "group": group, "files": files}
 
 
 def _objective_name(runs: pd.DataFrame) -> str | None:
