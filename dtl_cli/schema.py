@@ -11,8 +11,9 @@ every field of a composed config once, before any stage and before TensorFlow's 
 To add a key: a field with its default; a fixed set of values is a `choice(...)` enum, a
 bounded number a `number(default, ge=.., lt=..)` field, a file or folder a `path(...)` field
 (checked by `dtl_cli.preflight` before any work). A schema that only changes a default
-(`epochs: int = 20`) keeps its base's range. A new option of a group: a schema here, in
-`OPTIONS`, and configs/<group>/<option>.yaml starting `defaults: [/schema/<group>/<option>@_here_,
+(`epochs: int = 20`) keeps its base's range. A new option of a group: a schema here,
+decorated `@option(group, name)` (which registers it in `OPTIONS` and sets its selector),
+and configs/<group>/<option>.yaml starting `defaults: [/schema/<group>/<option>@_here_,
 _self_]`.
 """
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
+import typing
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
@@ -143,6 +145,37 @@ def selector() -> Any:
     return field(default=MISSING, metadata={"selects": True})
 
 
+# group -> option -> schema; configs/<group>/<option>.yaml builds on `/schema/<group>/<option>`.
+OPTIONS: dict[str, dict[str, type]] = {}
+
+
+def option(group: str, name: str = "base"):
+    """Class decorator: the dataclass schema of option ``name`` of ``group``, registered in
+    OPTIONS. Its selector field (inherited from the group's base schema, e.g.
+    mapping.method) defaults to ``name``."""
+
+    def register(cls: type) -> type:
+        selecting = _selector(cls)
+        if selecting is not None:
+            owner, key = selecting
+            own = dict(cls.__dict__.get("__annotations__", {}))
+            cls.__annotations__ = {key: owner.__dataclass_fields__[key].type, **own}
+            setattr(cls, key, typing.get_type_hints(owner)[key][name])
+        OPTIONS.setdefault(group, {})[name] = dataclass(cls)
+        return OPTIONS[group][name]
+
+    return register
+
+
+def _selector(cls: type) -> tuple[type, str] | None:
+    """(base schema, field name) of the selector field cls inherits, or None."""
+    for base in cls.__mro__[1:]:
+        for f in dataclasses.fields(base) if dataclasses.is_dataclass(base) else ():
+            if f.metadata.get("selects"):
+                return base, f.name
+    return None
+
+
 # ---------------------------------------------------------------------------------- dataset
 
 
@@ -182,7 +215,7 @@ class Dictionaries:
     script: DictScript = DictScript.auto
 
 
-@dataclass
+@option("dataset")
 class DatasetConfig:
     name: str = MISSING
     source: SourceSide = field(default_factory=SourceSide)
@@ -205,9 +238,8 @@ class EmbeddingConfig:
     )
 
 
-@dataclass
+@option("embedding", "word2vec")
 class Word2VecEmbedding(EmbeddingConfig):
-    method: EmbeddingMethod = EmbeddingMethod.word2vec
     dim: int = number(50, ge=1)
     window: int = number(5, ge=1)
     min_count: int = number(2, ge=1)
@@ -221,22 +253,20 @@ class Word2VecEmbedding(EmbeddingConfig):
     transductive: bool = False
 
 
-@dataclass
+@option("embedding", "fasttext")
 class FastTextEmbedding(Word2VecEmbedding):
     """word2vec over words and their character n-grams (gensim FastText)."""
 
-    method: EmbeddingMethod = EmbeddingMethod.fasttext
     # character n-grams of min_n..max_n characters, hashed into `bucket` rows.
     min_n: int = number(1, ge=1)
     max_n: int = number(4, ge=1, at_least="min_n")
     bucket: int = number(200000, ge=1)
 
 
-@dataclass
+@option("embedding", "pretrained")
 class PretrainedEmbedding(EmbeddingConfig):
     """Vectors from files: word2vec/fastText text (.vec, .txt, .gz), binary (.bin), .kv."""
 
-    method: EmbeddingMethod = EmbeddingMethod.pretrained
     source_vectors: str = path()
     target_vectors: str = path()
     max_vocab: int | None = 200000
@@ -263,23 +293,21 @@ class MappingConfig:
     seed_pairs: int | None = number(None, ge=1)  # only the first N usable pairs; null = all
 
 
-@dataclass
+@option("mapping", "none")
 class NoMapping(MappingConfig):
-    method: MappingMethod = MappingMethod.none
+    """Maps nothing: the source vectors are used as they are (equal dimensions)."""
 
 
-@dataclass
+@option("mapping", "linear")
 class LinearMapping(MappingConfig):
-    method: MappingMethod = MappingMethod.linear
     ridge: float = number(0.0, ge=0)  # L2 penalty on W
 
 
-@dataclass
+@option("mapping", "procrustes")
 class ProcrustesMapping(MappingConfig):
     """Orthogonal W by SVD, with the multi-step framework (Artetxe et al. 2018) applied to
     the final dictionary: whitening, re-weighting by singular values^power, de-whitening."""
 
-    method: MappingMethod = MappingMethod.procrustes
     whiten: bool = False
     src_reweight: float = number(0.0, ge=0)
     trg_reweight: float = number(0.0, ge=0)
@@ -287,12 +315,11 @@ class ProcrustesMapping(MappingConfig):
     trg_dewhiten: Dewhiten | None = None
 
 
-@dataclass
+@option("mapping", "self_learning")
 class SelfLearningMapping(ProcrustesMapping):
     """Procrustes alternated with CSLS induction among the `cutoff` most frequent words;
     stochastic induction from keep_prob, doubled after `patience` flat iterations."""
 
-    method: MappingMethod = MappingMethod.self_learning
     cutoff: int = number(20000, ge=1)
     csls_k: int = number(10, ge=1)
     keep_prob: float = number(0.1, gt=0, le=1)
@@ -370,28 +397,24 @@ class ModelConfig:
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
 
 
-@dataclass
+@option("model", "dan")
 class DanModel(ModelConfig):
     """Deep averaging network: mean of word vectors -> dense layers -> softmax."""
 
-    name: ModelName = ModelName.dan
 
-
-@dataclass
+@option("model", "cnn")
 class CnnModel(ModelConfig):
     """Convolutions of several widths over the word vectors, each max-pooled over time."""
 
-    name: ModelName = ModelName.cnn
     filters: int = number(64, ge=1)  # per width
     kernel_sizes: list[int] = number([2, 3, 4], ge=1)  # widths in tokens
     epochs: int = 20
 
 
-@dataclass
+@option("model", "bilstm")
 class BilstmModel(ModelConfig):
     """Bidirectional LSTM over the word vectors, averaged over the non-padding positions."""
 
-    name: ModelName = ModelName.bilstm
     lstm_units: int = number(64, ge=1)  # per direction
     epochs: int = 15
 
@@ -410,7 +433,7 @@ class BLIConfig:
     drop_seed_overlap: bool = False
 
 
-@dataclass
+@option("evaluation")
 class EvaluationConfig:
     # k labelled target examples (0 = zero-shot, all = every one), or a list: a curve.
     k: Any = number(0, ge=0, whole=True, words=("all",), unique=True)
@@ -424,7 +447,7 @@ class EvaluationConfig:
     bli: BLIConfig = field(default_factory=BLIConfig)
 
 
-@dataclass
+@option("device")
 class DeviceConfig:
     kind: DeviceKind = DeviceKind.auto
     gpus: list[int] = number([], ge=0, unique=True)
@@ -433,7 +456,7 @@ class DeviceConfig:
     mixed_precision: bool = False  # float16 compute on GPUs that support it
 
 
-@dataclass
+@option("logger")
 class LoggerConfig:
     # TensorBoard logs always go to <run>/tensorboard/; `logger=mlflow` adds an MLflow run.
     mlflow: bool = False
@@ -462,27 +485,6 @@ class DtlConfig:
     seed: int = number(0, ge=0)
     deterministic: bool = True
     paths: PathsConfig = field(default_factory=PathsConfig)
-
-
-# group -> option -> schema; configs/<group>/<option>.yaml builds on `/schema/<group>/<option>`.
-OPTIONS: dict[str, dict[str, type]] = {
-    "dataset": {"base": DatasetConfig},
-    "embedding": {
-        "word2vec": Word2VecEmbedding,
-        "fasttext": FastTextEmbedding,
-        "pretrained": PretrainedEmbedding,
-    },
-    "mapping": {
-        "none": NoMapping,
-        "linear": LinearMapping,
-        "procrustes": ProcrustesMapping,
-        "self_learning": SelfLearningMapping,
-    },
-    "model": {"dan": DanModel, "cnn": CnnModel, "bilstm": BilstmModel},
-    "evaluation": {"base": EvaluationConfig},
-    "device": {"base": DeviceConfig},
-    "logger": {"base": LoggerConfig},
-}
 
 
 def is_a(node: Any, schema: type) -> bool:

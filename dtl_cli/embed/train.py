@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +39,22 @@ def _quiet_gensim() -> Iterator[None]:
         logger.setLevel(previous)
 
 
+@dataclass(frozen=True)
+class Subwords:
+    """fastText's character n-grams: of ``min_n`` to ``max_n`` characters, hashed into
+    ``bucket`` rows."""
+
+    min_n: int = 1
+    max_n: int = 4
+    bucket: int = 200000
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.min_n <= self.max_n:
+            raise ValueError(
+                f"need 1 <= min_n <= max_n, got min_n={self.min_n}, max_n={self.max_n}"
+            )
+
+
 def train_word2vec(
     sentences: Iterable[list[str]] | None = None,
     *,
@@ -52,6 +69,7 @@ def train_word2vec(
     workers: int = 1,
     max_vocab: int | None = None,
     on_epoch: Callable[[int, int], None] | None = None,
+    subwords: Subwords | None = None,
 ) -> tuple[list[str], np.ndarray]:
     """Train word2vec; returns ``(words, vectors)`` with vectors float32 [V, dim].
 
@@ -60,64 +78,40 @@ def train_word2vec(
     scales over workers; other numbers than the iterable). Words come by descending
     frequency; ``max_vocab`` keeps at most that many. ``sg=1`` is skip-gram, ``sg=0`` CBOW.
     Reproducible for a fixed ``seed`` only with ``workers=1`` (threads reorder updates).
+    With ``subwords``, fastText instead (see ``train_fasttext``).
     """
-    model = Word2Vec(
-        vector_size=dim,
-        window=window,
-        min_count=min_count,
-        sg=sg,
-        negative=negative,
-        seed=seed,
-        workers=workers,
-        max_final_vocab=max_vocab,
-        epochs=epochs,
-    )
+    settings = {
+        "vector_size": dim,
+        "window": window,
+        "min_count": min_count,
+        "sg": sg,
+        "negative": negative,
+        "seed": seed,
+        "workers": workers,
+        "max_final_vocab": max_vocab,
+        "epochs": epochs,
+    }
+    extra = {} if subwords is None else asdict(subwords)
+    model = (Word2Vec if subwords is None else FastText)(**settings, **extra)
     return _train(model, _text(sentences, corpus_file), min_count, epochs, on_epoch)
 
 
 def train_fasttext(
     sentences: Iterable[list[str]] | None = None,
     *,
-    corpus_file: str | Path | None = None,
-    dim: int = 50,
-    window: int = 5,
-    min_count: int = 2,
-    epochs: int = 5,
-    sg: int = 1,
-    negative: int = 5,
     min_n: int = 1,
     max_n: int = 4,
     bucket: int = 200000,
-    seed: int = 0,
-    workers: int = 1,
-    max_vocab: int | None = None,
-    on_epoch: Callable[[int, int], None] | None = None,
+    **options,
 ) -> tuple[list[str], np.ndarray]:
     """Train fastText (word2vec over words and their character n-grams of ``min_n`` to
-    ``max_n`` characters, hashed into ``bucket`` rows); returns ``(words, vectors)`` like
-    ``train_word2vec`` (the same two ways to give the text), each word's vector including its
-    n-grams'.
+    ``max_n`` characters, hashed into ``bucket`` rows); ``options`` and the result as for
+    ``train_word2vec``, each word's vector including its n-grams'.
 
     Subwords let words that share characters share statistics: useful for Chinese words
     (n-grams of 1 character are the characters themselves) and small corpora.
     """
-    if not 1 <= min_n <= max_n:
-        raise ValueError(f"need 1 <= min_n <= max_n, got min_n={min_n}, max_n={max_n}")
-    model = FastText(
-        vector_size=dim,
-        window=window,
-        min_count=min_count,
-        sg=sg,
-        negative=negative,
-        min_n=min_n,
-        max_n=max_n,
-        bucket=bucket,
-        seed=seed,
-        workers=workers,
-        max_final_vocab=max_vocab,
-        epochs=epochs,
-    )
-    return _train(model, _text(sentences, corpus_file), min_count, epochs, on_epoch)
+    return train_word2vec(sentences, subwords=Subwords(min_n, max_n, bucket), **options)
 
 
 def _text(sentences, corpus_file) -> dict:

@@ -19,7 +19,7 @@ from omegaconf import DictConfig
 
 from dtl_cli import ui
 from dtl_cli.embed.io import load_vectors
-from dtl_cli.embed.train import train_fasttext, train_word2vec
+from dtl_cli.embed.train import Subwords, train_word2vec
 from dtl_cli.errors import DataError
 from dtl_cli.models.training import fit_classifier
 from dtl_cli.stages import entries
@@ -30,7 +30,6 @@ from dtl_cli.text.parallel import available_cores, tokenize_all
 from dtl_cli.text.readers import iter_lines, read_labelled
 
 STAGE = "pretrain"
-TRAINERS = {"word2vec": train_word2vec, "fasttext": train_fasttext}
 # Entries whose labels must be source classes (checked on reused entries too).
 _TARGET_CORPORA = {"corpus[target]": "target", "corpus[target_test]": "target_test"}
 _SAID_AUTO: list[bool] = []
@@ -178,7 +177,8 @@ def _build_embeddings(cfg: DictConfig, store: Store, side: str, tmp: Path) -> di
             f"{side}: {n_tokens} tokens; embedding.workers=auto trains word2vec on every core "
             "(faster, but gensim is then not bit-reproducible)"
         )
-    subwords = {k: emb[k] for k in ("min_n", "max_n", "bucket")} if emb.method == "fasttext" else {}
+    fasttext = emb.method == "fasttext"
+    subwords = Subwords(emb.min_n, emb.max_n, emb.bucket) if fasttext else None
     # One token file: gensim reads it in C; two (transductive): an iterable over both.
     files = [c.token_file for c in corpora]
     text = (
@@ -186,9 +186,9 @@ def _build_embeddings(cfg: DictConfig, store: Store, side: str, tmp: Path) -> di
     )
     with ui.progress(f"{emb.method} {side}", emb.epochs) as bar, config_values("embedding.*"):
         try:
-            words, vectors = TRAINERS[emb.method](
+            words, vectors = train_word2vec(
                 **text,
-                **subwords,
+                subwords=subwords,
                 dim=emb.dim,
                 window=emb.window,
                 min_count=emb.min_count,
