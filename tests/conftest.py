@@ -22,15 +22,21 @@ def dtl_executable() -> list[str]:
     return [found]
 
 
+def dtl_env(store: Path, output: Path, **extra) -> dict[str, str]:
+    """This process's environment for a `dtl` subprocess: the store and output folders
+    given, `extra` added, and Hydra's full tracebacks off."""
+    env = {**os.environ, "DTL_STORE": str(store), "DTL_OUTPUT": str(output)}
+    env.update({k: str(v) for k, v in extra.items()})
+    env.pop("HYDRA_FULL_ERROR", None)
+    return env
+
+
 def run_dtl(args: list[str], workdir: Path, store: Path, timeout: int = 600, **env_extra):
     """Run `dtl ARGS` in a subprocess from `workdir`; returns the CompletedProcess."""
-    env = {**os.environ, "DTL_STORE": str(store), "DTL_OUTPUT": str(workdir / "outputs")}
-    env.update({k: str(v) for k, v in env_extra.items()})
-    env.pop("HYDRA_FULL_ERROR", None)
     return subprocess.run(
         dtl_executable() + args,
         cwd=workdir,
-        env=env,
+        env=dtl_env(store, workdir / "outputs", **env_extra),
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import TINY, dtl_executable
+from conftest import TINY, dtl_env, dtl_executable
 
 from dtl_cli import cli
 
@@ -585,17 +585,10 @@ def _start(args: list[str], tmp_path: Path, setup=None) -> subprocess.Popen:
         if setup is not None:
             setup()
 
-    env = {
-        **os.environ,
-        "DTL_STORE": str(tmp_path / "store"),
-        "DTL_OUTPUT": str(tmp_path / "outputs"),
-        "PYTHONUNBUFFERED": "1",
-    }
-    env.pop("HYDRA_FULL_ERROR", None)
     return subprocess.Popen(
         dtl_executable() + args,
         cwd=tmp_path,
-        env=env,
+        env=dtl_env(tmp_path / "store", tmp_path / "outputs", PYTHONUNBUFFERED=1),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -1,8 +1,14 @@
 """Parallel tokenisation: the same token lists, in the same order, as one process."""
 
 import gzip
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
+from conftest import REPO
 
 from dtl_cli.text import parallel
 from dtl_cli.text.parallel import tokenize_all
@@ -45,3 +51,44 @@ def test_small_inputs_stay_in_this_process(monkeypatch):
     monkeypatch.setattr(parallel, "ProcessPoolExecutor", no_pool)
     texts = ["a b", "c"]
     assert list(tokenize_all(texts, "whitespace", workers=2, size_hint=2)) == [["a", "b"], ["c"]]
+
+
+PARENT = """
+import multiprocessing, sys, time
+from dtl_cli.text import parallel
+parallel.CHUNK = 1
+texts = ["a b c"] * 1000
+tokens = parallel.tokenize_all(texts, "whitespace", workers=2)
+next(tokens)  # the pool is up, its workers busy or waiting
+print(" ".join(str(p.pid) for p in multiprocessing.active_children()), flush=True)
+time.sleep(120)
+"""
+
+
+def _alive(pid: int) -> bool:
+    """The process exists and is not a zombie (a reparented one may wait to be reaped)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads /proc to see the workers")
+def test_workers_exit_when_their_parent_is_killed():
+    parent = subprocess.Popen(
+        [sys.executable, "-c", PARENT], stdout=subprocess.PIPE, text=True, cwd=REPO
+    )
+    try:
+        workers = [int(pid) for pid in parent.stdout.readline().split()]
+        assert len(workers) == 2 and all(_alive(pid) for pid in workers)
+    finally:
+        parent.kill()  # SIGKILL: no clean-up runs in the parent
+        parent.wait(timeout=30)
+    deadline = time.monotonic() + 5
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = [pid for pid in workers if _alive(pid)]
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert not left, f"workers {left} outlived their parent"
