@@ -48,3 +48,26 @@ def workdir(tmp_path: Path) -> Path:
     folder = tmp_path / "work"
     folder.mkdir()
     return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_entries(tmp_path_factory) -> Path:
+    """A store holding the tiny corpus's default pretrain and map entries, built once per
+    session (per xdist worker) by `dtl map`. Read-only: tests add to copies of it."""
+    root = tmp_path_factory.mktemp("tiny-entries")
+    result = run_dtl(["map"], root, root / "store")
+    assert result.returncode == 0, f"dtl map failed:\n{result.stdout}\n{result.stderr}"
+    return root / "store"
+
+
+def copy_store(entries: Path, store: Path) -> Path:
+    """A copy of a store at `store` (for a test that needs upstream entries, not a fresh
+    store: what it adds goes to its copy only)."""
+    shutil.copytree(entries, store, symlinks=True)
+    return store
+
+
+@pytest.fixture
+def seeded_store(tiny_entries, tmp_path) -> Path:
+    """tmp_path/store: a copy of `tiny_entries` (pretrain and map already built)."""
+    return copy_store(tiny_entries, tmp_path / "store")

@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import run_dtl
+from conftest import copy_store, run_dtl
 
 pytestmark = pytest.mark.e2e
 
@@ -17,10 +17,11 @@ TEXTS = ["球队 赢得 冠军 比赛", "公司 股票 市场 利润", "", "完�
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """A `dtl run` with models at k = 0 and k = 10, and a `dtl map` run (no model)."""
+def trained(tmp_path_factory, tiny_entries):
+    """A `dtl run` with models at k = 0 and k = 10, and a `dtl map` run (no model), over a
+    copy of the tiny store."""
     root = tmp_path_factory.mktemp("predict")
-    store = root / "store"
+    store = copy_store(tiny_entries, root / "store")
     for args in (["run", "evaluation.k=[0,10]", "model.finetune.epochs=3"], ["map"]):
         result = run_dtl(args, root, store)
         assert result.returncode == 0, result.stdout + result.stderr

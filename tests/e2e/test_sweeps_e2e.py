@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import REPO, run_dtl
+from conftest import REPO, copy_store, run_dtl
 
 pytestmark = pytest.mark.e2e
 
@@ -31,10 +31,10 @@ def _table_rows(stdout: str) -> list[list[str]]:
 
 
 @pytest.fixture(scope="module")
-def grid(tmp_path_factory):
-    """`dtl run -m mapping=linear,procrustes evaluation.k=0,20` into a fresh store."""
+def grid(tmp_path_factory, tiny_entries):
+    """`dtl run -m mapping=linear,procrustes evaluation.k=0,20` over a copy of the tiny store."""
     root = tmp_path_factory.mktemp("sweeps")
-    store = root / "store"
+    store = copy_store(tiny_entries, root / "store")
     result = run_dtl(["run", "-m", "mapping=linear,procrustes", "evaluation.k=0,20"], root, store)
     assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
     (sweep,) = _sweep_dirs(root, "run")
@@ -87,9 +87,9 @@ def test_report_over_the_grid(grid):
 
 def test_joblib_sweep_computes_the_shared_pretrain_entry_once(tmp_path):
     store = tmp_path / "store"
-    result = run_dtl(
+    result = run_dtl(  # pretrain only: its entries are what the two jobs share
         [
-            "transfer",
+            "pretrain",
             "-m",
             "hydra/launcher=joblib",
             "hydra.launcher.n_jobs=2",
@@ -99,7 +99,7 @@ def test_joblib_sweep_computes_the_shared_pretrain_entry_once(tmp_path):
         store,
     )
     assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
-    (sweep,) = _sweep_dirs(tmp_path, "transfer")
+    (sweep,) = _sweep_dirs(tmp_path, "pretrain")
     jobs = _jobs(sweep)
     assert [(job / "status.txt").read_text() for job in jobs] == ["done\n", "done\n"]
     assert len(list((store / "classifier").glob("[0-9a-f]*"))) == 1

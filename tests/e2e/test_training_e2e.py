@@ -1,4 +1,5 @@
-"""End to end for training options: learning curves, other models, strategies, bad k."""
+"""End to end for training options: learning curves, other models, strategies, bad k; each
+over a copy of the session's tiny store (its corpus, embeddings and map built once)."""
 
 from __future__ import annotations
 
@@ -10,23 +11,33 @@ from conftest import run_dtl
 pytestmark = pytest.mark.e2e
 
 
+# The label-free adaptation and the k-shot mix (each a few more trainings) are not what
+# these tests are about: off, so each run trains only what the assertions read.
+NO_ADAPT = [
+    "model.finetune.adapt.source_epochs=0",
+    "model.finetune.adapt.self_training_rounds=0",
+    "model.finetune.combine=none",
+]
+
+
 def _metrics(root, verb="run") -> dict:
     runs = sorted((root / "outputs" / verb).glob("*/*/metrics.json"))
     assert runs
     return json.loads(runs[-1].read_text())
 
 
-def test_learning_curve_with_repeats_writes_mean_std_and_a_plot(tmp_path):
+def test_learning_curve_with_repeats_writes_mean_std_and_a_plot(tmp_path, seeded_store):
     result = run_dtl(
         [
             "run",
             "evaluation.k=[0,20,all]",
             "evaluation.repeats=2",
             "model.finetune.epochs=5",
-            "model.epochs=10",
+            "model.epochs=3",  # a classifier of its own (its training is logged), soon trained
+            *NO_ADAPT,
         ],
         tmp_path,
-        tmp_path / "store",
+        seeded_store,
     )
     assert result.returncode == 0, result.stderr
     assert "20 examples are too few for a validation split" in result.stdout
@@ -52,7 +63,7 @@ def test_learning_curve_with_repeats_writes_mean_std_and_a_plot(tmp_path):
 
 
 @pytest.mark.parametrize(("model", "strategy"), [("cnn", "head_only"), ("bilstm", "gradual")])
-def test_other_models_and_strategies_transfer(tmp_path, model, strategy):
+def test_other_models_and_strategies_transfer(tmp_path, seeded_store, model, strategy):
     result = run_dtl(
         [
             "run",
@@ -61,9 +72,10 @@ def test_other_models_and_strategies_transfer(tmp_path, model, strategy):
             "evaluation.k=20",
             "model.epochs=4",
             "model.finetune.epochs=3",
+            *NO_ADAPT,
         ],
         tmp_path,
-        tmp_path / "store",
+        seeded_store,
     )
     assert result.returncode == 0, result.stderr
     m = _metrics(tmp_path)
@@ -72,16 +84,16 @@ def test_other_models_and_strategies_transfer(tmp_path, model, strategy):
     assert m["transfer"]["accuracy"] > m["chance"] + 0.1
 
 
-def test_k_larger_than_the_target_split_is_one_clear_line(tmp_path):
-    result = run_dtl(["run", "evaluation.k=5000"], tmp_path, tmp_path / "store")
+def test_k_larger_than_the_target_split_is_one_clear_line(tmp_path, seeded_store):
+    result = run_dtl(["run", "evaluation.k=5000"], tmp_path, seeded_store)
     assert result.returncode == 2
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "evaluation.k=5000" in lines[0] and "800" in lines[0]
 
 
-def test_fasttext_embeddings_transfer_zero_shot(tmp_path):
+def test_fasttext_embeddings_transfer_zero_shot(tmp_path, seeded_store):
     result = run_dtl(
-        ["run", "embedding=fasttext", "embedding.bucket=20000"], tmp_path, tmp_path / "store"
+        ["run", "embedding=fasttext", "embedding.bucket=20000"], tmp_path, seeded_store
     )
     assert result.returncode == 0, result.stderr
     assert "fasttext source" in result.stdout and "fasttext target" in result.stdout

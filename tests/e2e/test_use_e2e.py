@@ -8,7 +8,7 @@ import json
 import os
 
 import pytest
-from conftest import run_dtl
+from conftest import copy_store, run_dtl
 from rich.console import Console
 
 from dtl_cli import report
@@ -17,13 +17,14 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def search(tmp_path_factory):
-    """Two Optuna trials of hparams_search=finetune_optuna, each logged to MLflow."""
+def search(tmp_path_factory, tiny_entries):
+    """Two Optuna trials of hparams_search=finetune_optuna, each logged to MLflow, over a
+    copy of the tiny store."""
     root = tmp_path_factory.mktemp("search")
     result = run_dtl(
         ["run", "hparams_search=finetune_optuna", "hydra.sweeper.n_trials=2", "logger=mlflow"],
         root,
-        root / "store",
+        copy_store(tiny_entries, root / "store"),
     )
     assert result.returncode == 0, result.stdout + result.stderr
     sweeps = sorted((root / "outputs" / "multirun" / "run").glob("*/*"))
