@@ -130,22 +130,24 @@ def test_unknown_option_in_a_grid_stops_the_sweep_before_any_job(grid, tmp_path)
 @pytest.mark.parametrize("launcher", ["basic", "joblib"])
 def test_failed_job_in_a_grid_is_recorded_and_reported(grid, tmp_path, launcher):
     _, store, _ = grid
-    args = ["run", "-m", "evaluation.k=0,100000"]
+    # No numeral is in both tiny vocabularies: that job fails in its map stage, once the
+    # checks before any job have passed.
+    args = ["run", "-m", "mapping.seed=dictionary,numerals"]
     if launcher == "joblib":
         args += ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]
     result = run_dtl(args, tmp_path, store)
     assert result.returncode == 2
     summary = result.stderr.strip().splitlines()[-1]
-    assert summary.startswith("dtl: error: 1 sweep job(s) failed: job 1: evaluation.k=100000")
+    assert summary.startswith("dtl: error: 1 sweep job(s) failed: job 1: mapping.seed=numerals")
     (sweep,) = _sweep_dirs(tmp_path, "run")
     jobs = _jobs(sweep)
     assert (jobs[0] / "status.txt").read_text() == "done\n"
     assert (jobs[0] / "metrics.json").is_file()
-    assert (jobs[1] / "status.txt").read_text().startswith("failed: evaluation.k=100000")
+    assert (jobs[1] / "status.txt").read_text().startswith("failed: mapping.seed=numerals")
 
     report = run_dtl(["report", str(sweep)], tmp_path, store)
     assert report.returncode == 0, report.stderr
     rows = _table_rows(report.stdout)
-    assert [row[:2] for row in rows] == [["0", "1"], ["100000", "0 of 1"]]
+    assert [row[:2] for row in rows] == [["dictionary", "1"], ["numerals", "0 of 1"]]
     failed = report.stdout.split("failed (1):")[1]
-    assert "evaluation.k=100000 but the target training split has only" in failed
+    assert "no numeral is spelled the same in both vocabularies" in failed
