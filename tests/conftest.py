@@ -52,11 +52,13 @@ def workdir(tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_entries(tmp_path_factory) -> Path:
-    """A store holding the tiny corpus's default pretrain and map entries, built once per
-    session (per xdist worker) by `dtl map`. Read-only: tests add to copies of it."""
+    """A store holding the tiny corpus's default entries up to the zero-shot transfer (corpus,
+    embeddings, classifier, map, bli, the adapted classifier, finetune and baseline at k = 0),
+    built once per session (per xdist worker) by `dtl transfer`. Read-only: tests add to
+    copies of it."""
     root = tmp_path_factory.mktemp("tiny-entries")
-    result = run_dtl(["map"], root, root / "store")
-    assert result.returncode == 0, f"dtl map failed:\n{result.stdout}\n{result.stderr}"
+    result = run_dtl(["transfer"], root, root / "store")
+    assert result.returncode == 0, f"dtl transfer failed:\n{result.stdout}\n{result.stderr}"
     return root / "store"
 
 
