@@ -21,14 +21,14 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check dtl_cli tests scripts
 	$(BIN)/ruff format --check dtl_cli tests scripts
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --dist loadfile
 
 # A one-node Slurm cluster on this machine (root, apt) and a 2-job sweep through sbatch.
 test-slurm: $(STAMP)
 	bash scripts/slurm_cluster.sh test
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not e2e"
+	$(BIN)/python -m pytest -q -n auto --dist loadfile -m "not e2e"
 
 lint: $(STAMP)
 	$(BIN)/ruff check dtl_cli tests scripts

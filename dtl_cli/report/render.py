@@ -37,6 +37,20 @@ def table_rows(summary: pd.DataFrame, group: list[str], metrics: list[str]) -> l
     return rows
 
 
+def marked_rows(summary: pd.DataFrame, group: list[str], metrics: list[str], plain, best):
+    """``table_rows`` with every cell passed through ``plain``, or through ``best`` where the
+    row is the best of its metric column (with more than one row)."""
+    tops = {m: best_rows(summary, m) for m in metrics}
+    rows = []
+    for i, cells in enumerate(table_rows(summary, group, metrics)):
+        marked = [plain(c) for c in cells[: len(group) + 1]]
+        for metric, cell in zip(metrics, cells[len(group) + 1 :], strict=True):
+            top = i in tops[metric] and len(summary) > 1
+            marked.append(best(cell) if top else plain(cell))
+        rows.append(marked)
+    return rows
+
+
 def render(
     console,
     runs: pd.DataFrame,
@@ -57,13 +71,9 @@ def render(
     table.add_column("runs", justify="right")
     for metric in metrics:
         table.add_column(metric_title(metric), justify="right")
-    best = {m: best_rows(summary, m) for m in metrics}
-    for i, cells in enumerate(table_rows(summary, group, metrics)):
-        styled = [escape(c) for c in cells[: len(group) + 1]]
-        for metric, cell in zip(metrics, cells[len(group) + 1 :], strict=True):
-            bold = i in best[metric] and len(summary) > 1
-            styled.append(f"[bold green]{escape(cell)}[/bold green]" if bold else escape(cell))
-        table.add_row(*styled)
+    green = lambda cell: f"[bold green]{escape(cell)}[/bold green]"  # noqa: E731
+    for cells in marked_rows(summary, group, metrics, escape, green):
+        table.add_row(*cells)
     console.print(table)
     fixed = fixed_overrides(runs)
     if fixed:
@@ -150,14 +160,7 @@ def write_markdown(
 ) -> None:
     """A GitHub-flavoured Markdown report: the table (best in bold), failed and unfinished runs."""
     headers = [*group, "runs", *(metric_title(m) for m in metrics)]
-    best = {m: best_rows(summary, m) for m in metrics}
-    body = []
-    for i, cells in enumerate(table_rows(summary, group, metrics)):
-        for j, metric in enumerate(metrics):
-            at = len(group) + 1 + j
-            if i in best[metric] and len(summary) > 1:
-                cells[at] = f"**{cells[at]}**"
-        body.append(cells)
+    body = marked_rows(summary, group, metrics, str, lambda cell: f"**{cell}**")
     align = ["---"] * (len(group) + 1) + ["---:"] * len(metrics)
     align[len(group)] = "---:"
     lines = [f"# {title}", "", _md_row(headers), _md_row(align), *map(_md_row, body), ""]
