@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 
 from dtl_cli.report.plots import plot, plot_learning_curves, plot_trials
-from dtl_cli.report.render import render, write_csv, write_markdown
+from dtl_cli.report.render import Shown, render, write_csv, write_markdown
 from dtl_cli.report.runs import DONE, FAILED, RUN_COLUMNS, RUNNING, ReportError, collect
 from dtl_cli.report.summarise import (
     DEFAULT_METRIC,
@@ -93,7 +93,8 @@ def report(
         from rich.console import Console
 
         console = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
-    render(console, runs, summary, group, metrics, title, timings)
+    shown = Shown(runs, summary, group, metrics, title, timings)
+    render(console, shown)
     if note:
         console.print(f"  [dim]{note}[/dim]")
     if searching:
@@ -103,7 +104,7 @@ def report(
     columns = [c for c in RUN_COLUMNS if c in runs.columns]
     rest = [c for c in runs.columns if c not in columns]
     runs[columns + rest].to_csv(files[1], index=False)
-    write_markdown(files[2], runs, summary, group, metrics, title, timings)
+    write_markdown(files[2], shown)
     if searching:
         files += plot_trials(folder, runs, title)
     else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -51,17 +52,25 @@ def marked_rows(summary: pd.DataFrame, group: list[str], metrics: list[str], pla
     return rows
 
 
-def render(
-    console,
-    runs: pd.DataFrame,
-    summary: pd.DataFrame,
-    group: list[str],
-    metrics: list[str],
-    title: str,
-    timings: bool,
-) -> None:
+@dataclass
+class Shown:
+    """What a report shows: the runs (one row per run and k), their summary (one row per
+    configuration), the keys a row stands for, the metric columns, the title, and whether
+    to add the per-run stage seconds."""
+
+    runs: pd.DataFrame
+    summary: pd.DataFrame
+    group: list[str]
+    metrics: list[str]
+    title: str
+    timings: bool
+
+
+def render(console, shown: Shown) -> None:
     """The summary table (best per metric column in bold green), then fixed overrides, failed
     and unfinished runs, and with `timings` the per-run stage seconds."""
+    runs, summary, group, metrics = shown.runs, shown.summary, shown.group, shown.metrics
+    title, timings = shown.title, shown.timings
     from rich.markup import escape
     from rich.table import Table
 
@@ -149,16 +158,10 @@ def _number(value: Any, digits: int) -> str:
     return f"{value:.{digits}f}"
 
 
-def write_markdown(
-    path: Path,
-    runs: pd.DataFrame,
-    summary: pd.DataFrame,
-    group: list[str],
-    metrics: list[str],
-    title: str,
-    timings: bool,
-) -> None:
+def write_markdown(path: Path, shown: Shown) -> None:
     """A GitHub-flavoured Markdown report: the table (best in bold), failed and unfinished runs."""
+    runs, summary, group, metrics = shown.runs, shown.summary, shown.group, shown.metrics
+    title, timings = shown.title, shown.timings
     headers = [*group, "runs", *(metric_title(m) for m in metrics)]
     body = marked_rows(summary, group, metrics, str, lambda cell: f"**{cell}**")
     align = ["---"] * (len(group) + 1) + ["---:"] * len(metrics)
