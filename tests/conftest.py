@@ -43,6 +43,15 @@ def run_dtl(args: list[str], workdir: Path, store: Path, timeout: int = 600, **e
     )
 
 
+def one_error_line(result: subprocess.CompletedProcess) -> str:
+    """The one `dtl: error:` line of a run that exited 2 with no traceback."""
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("dtl: error: ") and "Traceback" not in result.stderr
+    return lines[0]
+
+
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
     folder = tmp_path / "work"

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import TINY, run_dtl
+from conftest import TINY, one_error_line, run_dtl
 
 from dtl_cli.hydra_app import compose_config
 from dtl_cli.stages import entries
@@ -154,7 +153,7 @@ def test_vecmap_multistep_recipe_maps_and_is_scored_in_the_shared_space(shared):
     assert record["stages"]["map"]["key"] == shared[0].name
     bli = record["stages"]["map"]["bli"]
     assert bli["csls"]["p@1"] > 0.8 and bli["reverse"]["csls"]["p@1"] > 0.8
-    line = _one_error_line(run_dtl(["map", "mapping=linear", "mapping.whiten=true"], root, store))
+    line = one_error_line(run_dtl(["map", "mapping=linear", "mapping.whiten=true"], root, store))
     assert "mapping.whiten is not a key of mapping (LinearMapping)" in line
 
 
@@ -165,66 +164,6 @@ def test_same_seed_same_numbers_in_a_fresh_store(shared, tmp_path):
     fresh = _metrics(tmp_path, "run")
     again = _metrics(root, "run")
     assert fresh["transfer"] == again["transfer"] and fresh["bli"] == again["bli"]
-
-
-def _one_error_line(result) -> str:
-    assert result.returncode == 2, result.stdout + result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("dtl: error: ") and "Traceback" not in result.stderr
-    return lines[0]
-
-
-def test_missing_file_names_file_and_key(shared, tmp_path):
-    _, store, _ = shared
-    line = _one_error_line(
-        run_dtl(["pretrain", "dataset.source.train.path=nope.csv"], tmp_path, store)
-    )
-    assert "nope.csv" in line and "dataset.source.train" in line
-    assert not list(store.glob("*/.tmp-*"))
-
-
-def test_target_label_the_source_never_had(shared, tmp_path):
-    _, store, _ = shared
-    bad = tmp_path / "zh_train.csv"
-    shutil.copy(TINY / "zh_train.csv", bad)
-    with open(bad, "a", encoding="utf-8") as handle:
-        handle.write("今天天气很好。,weather\n")
-    before = {path.name for path in store.glob("[!.]*/[0-9a-f]*")}
-    line = _one_error_line(run_dtl(["run", f"dataset.target.train.path={bad}"], tmp_path, store))
-    assert "zh_train.csv" in line and "'weather'" in line and "dataset.target.train" in line
-    assert {path.name for path in store.glob("[!.]*/[0-9a-f]*")} == before  # nothing new stored
-
-
-def test_dictionary_missing_the_vocabulary(shared, tmp_path):
-    _, store, _ = shared
-    bad = tmp_path / "dict.txt"
-    bad.write_text("zebra 斑马\nquokka 短尾矮袋鼠\n", encoding="utf-8")
-    maps_before = set((store / "map").iterdir())
-    line = _one_error_line(run_dtl(["map", f"dataset.dictionary.seed={bad}"], tmp_path, store))
-    assert "dict.txt" in line and "none of its 2 pairs" in line
-    assert set((store / "map").iterdir()) == maps_before
-
-
-def test_bad_stage_option_fails_before_any_stage_runs(tmp_path):
-    store = tmp_path / "fresh-store"
-    line = _one_error_line(run_dtl(["run", "evaluation.bli.csls_pool=0"], tmp_path, store))
-    assert line.endswith("evaluation.bli.csls_pool=0 must be >= 1 or null")
-    assert not list(store.glob("[!.]*/[0-9a-f]*"))  # not even pretrain was stored
-
-
-def test_empty_corpus(shared, tmp_path):
-    _, store, _ = shared
-    empty = tmp_path / "empty.csv"
-    empty.write_text("text,label\n", encoding="utf-8")
-    line = _one_error_line(run_dtl(["run", f"dataset.target.test.path={empty}"], tmp_path, store))
-    assert "empty.csv" in line
-
-
-def test_gpu_that_is_not_there(shared, tmp_path):
-    _, store, _ = shared
-    line = _one_error_line(run_dtl(["run", "device=gpu", "device.gpus=[0,1]"], tmp_path, store))
-    assert "device.gpus=[0,1]" in line and "device.fallback=cpu" in line
 
 
 def test_own_csv_files_with_pretrained_vectors(shared, tmp_path):
