@@ -229,6 +229,14 @@ PATHS = [
         ["test: is a folder but format is 'csv'", "[dataset.target.test]"],
     ),
     Case(
+        "dir-without-txt",
+        lambda f: [f"dataset.target.test.path={Path(f.text('d/pos/a.md', 'hi')).parent.parent}"],
+        [
+            "d: its label folders hold no .txt file (1 other files, e.g. a.md)",
+            "[dataset.target.test]",
+        ],
+    ),
+    Case(
         "unknown-suffix",
         lambda f: [f"dataset.source.train.path={f.text('en.xml', '<x/>')}"],
         ["en.xml: cannot tell the format from suffix '.xml'", "[dataset.source.train]"],

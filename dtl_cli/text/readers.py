@@ -243,6 +243,12 @@ def _read_dir(path: Path) -> tuple[pd.DataFrame, list[str]]:
             texts.append(_read_document(file))
             labels.append(label_dir.name)
             where.append(f"file {file}")
+    others = [f for d in label_dirs for f in d.iterdir() if f.is_file()] if not texts else []
+    if others:
+        raise DataError(
+            f"{path}: its label folders hold no .txt file ({len(others)} other files, e.g. "
+            f"{others[0].name}); format dir reads one .txt document per file"
+        )
     return pd.DataFrame({"text": texts, "label": labels}, dtype=str), where
 
 
