@@ -172,6 +172,11 @@ HYDRA = [
     Case("launcher-unknown", ["hydra/launcher=ray"], ["hydra/launcher=ray", "pip install"]),
     Case("sweeper-unknown", ["hydra/sweeper=nevergrad"], ["hydra-nevergrad-sweeper"]),
     Case("sweep-bad-cell", ["-m", "model.dropout=0.1,7"], ["model.dropout=7.0", "in the sweep"]),
+    Case(
+        "sweep-k-above-the-pool",
+        ["-m", "evaluation.k=0,100000"],
+        ["evaluation.k=100000 but the target training pool has only 800", "no job was started"],
+    ),
     Case("sweep-and-cfg", ["-m", "seed=0,1", "--cfg", "job"], ["-m runs a sweep"]),
     Case("unknown-flag", ["--bogus"], ["unrecognized arguments: --bogus"]),
     Case(
