@@ -16,9 +16,14 @@ BELOW_MAP = {"map", "bli", "adapted", "finetune[0,0]"}
 TARGET_SPACE = {"embeddings[target]", "map", "bli", "adapted", "finetune[0,0]", "baseline[0,0]"}
 
 
-def _copy(tmp_path, name):
+def _copy(tmp_path, name, edit: bool = True):
+    """A copy of a tiny-corpus file elsewhere (a new path and modification time); with
+    `edit`, its last line dropped."""
     copy = tmp_path / f"other_{name}"
     shutil.copy(TINY / name, copy)
+    if edit:
+        lines = copy.read_text(encoding="utf-8").splitlines(keepends=True)
+        copy.write_text("".join(lines[:-1]), encoding="utf-8")
     return str(copy)
 
 
@@ -54,6 +59,10 @@ CASES = [
     (lambda t: [f"dataset.target.test.path={_copy(t, 'zh_test.csv')}"], {"corpus[target_test]"}),
     (lambda t: [f"dataset.dictionary.test={_copy(t, 'dict_test.txt')}"], {"bli"}),
     (lambda t: [f"dataset.dictionary.seed={_copy(t, 'dict_seed.txt')}"], BELOW_MAP),
+    # The same bytes elsewhere (a copied or re-provisioned data folder) find the same entries.
+    (lambda t: [f"dataset.target.test.path={_copy(t, 'zh_test.csv', edit=False)}"], set()),
+    (lambda t: [f"dataset.dictionary.seed={_copy(t, 'dict_seed.txt', edit=False)}"], set()),
+    (lambda t: [f"dataset.source.train.path={_copy(t, 'en_train.csv', edit=False)}"], set()),
 ]
 
 
