@@ -58,11 +58,6 @@ def export_spaces(run: Run, out: Path) -> list[str]:
     files = [f"vectors-{src_lang}.txt", f"vectors-{tgt_lang}.txt", DICTIONARY_FILE]
     write_vec(out / files[0], source.words, apply_map(source.vectors, fitted.W, fitted.b))
     write_vec(out / files[1], target.words, target.vectors)
-    induced = store.path("bli", entries.bli_key(cfg)) / "induced_dictionary.tsv"
-    pairs = []
-    if induced.is_file():
-        for line in induced.read_text(encoding="utf-8").splitlines()[1:]:
-            source_word, target_word, *_ = line.split("\t")
-            pairs.append(f"{source_word} {target_word}\n")
-    (out / DICTIONARY_FILE).write_text("".join(pairs), encoding="utf-8")
+    pairs = entries.read_induced_dictionary(cfg, store)
+    (out / DICTIONARY_FILE).write_text("".join(f"{s} {t}\n" for s, t in pairs), encoding="utf-8")
     return files

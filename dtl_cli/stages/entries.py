@@ -665,6 +665,18 @@ def read_bli(cfg: DictConfig, store: Store) -> dict:
     return _json(store, "bli", key, "bli.json")
 
 
+def read_induced_dictionary(cfg: DictConfig, store: Store) -> list[tuple[str, str]]:
+    """The (source word, target word) pairs BLI induced, best first; [] without a BLI entry
+    (a run with no test dictionary)."""
+    key = bli_key(cfg)
+    if not store.has("bli", key):
+        return []
+    path = store.path("bli", key) / "induced_dictionary.tsv"
+    with loading(store, "bli", key, "induced_dictionary.tsv"):
+        lines = path.read_text(encoding="utf-8").splitlines()[1:]
+        return [tuple(line.split("\t")[:2]) for line in lines]
+
+
 # ---------------------------------------------------------------------------------- finetune
 
 
