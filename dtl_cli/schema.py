@@ -344,7 +344,11 @@ class AdaptConfig:
     without its labels (never the test split), before any k-shot fine-tuning."""
 
     label_shift: LabelShift = LabelShift.em  # em: target class priors by EM (Saerens 2002)
-    self_training_rounds: int = number(2, ge=0)  # 0 = none
+    # Self-training runs until the pseudo-labels' class shares settle (move at most
+    # self_training_tolerance between rounds; 0 = every round), at most this many rounds:
+    # each round's student re-estimates the priors, which move toward the target's by steps.
+    self_training_rounds: int = number(15, ge=0)  # 0 = none
+    self_training_tolerance: float = number(0.005, ge=0, lt=1)
     self_training_fraction: float = number(0.3, gt=0, le=1)  # pool share pseudo-labelled/round
     # Source classifier re-trained for transfer (0 epochs = the pretrain one as it is): a
     # short training transfers better than one fitted to the source domain's detail.

@@ -25,12 +25,15 @@ LABEL_SHIFT = ("em", "none")
 @dataclass(frozen=True)
 class LabelFreeOptions:
     """label_shift: "em" estimates the target priors (and re-estimates them after each
-    round), "none" keeps the model's; rounds: self-training rounds (0 = none); fraction:
-    share of the unlabelled documents kept as pseudo-labelled per round."""
+    round), "none" keeps the model's; rounds: at most this many self-training rounds (0 =
+    none); fraction: share of the unlabelled documents kept as pseudo-labelled per round;
+    tolerance: stop once the pseudo-labels' class shares move no more than this between
+    rounds (0 = run every round)."""
 
     label_shift: str = "em"
     rounds: int = 2
     fraction: float = 0.3
+    tolerance: float = 0.0
 
 
 def adapt_to_target(
@@ -75,6 +78,7 @@ def adapt_to_target(
         fraction=options.fraction,
         priors=target if em else None,
         update_priors=em,
+        tolerance=options.tolerance,
     )
     record["rounds"] = rounds
     trained = [r for r in rounds if "priors" in r]

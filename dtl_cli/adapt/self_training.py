@@ -49,6 +49,7 @@ def self_train(
     fraction: float,
     priors: np.ndarray | None = None,
     update_priors: bool = False,
+    tolerance: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray | None, list[dict]]:
     """Run `rounds` of self-training from the teacher's probabilities [n, c] on the
     unlabelled rows. With `update_priors`, each round's model re-estimates the class priors
@@ -68,6 +69,9 @@ def self_train(
         if not used.all():
             # A class nobody is confident about: a student could not learn it. Stop here.
             log.append({"kept": int(len(rows)), "stopped": "a class got no pseudo-label"})
+            break
+        if tolerance > 0 and log and np.abs(used - log[-1]["priors"]).max() <= tolerance:
+            log.append({"kept": int(len(rows)), "stopped": "the class priors settled"})
             break
         probs = np.asarray(fit_predict(rows, labels))
         current = probs.argmax(axis=1)

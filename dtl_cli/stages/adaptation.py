@@ -145,19 +145,17 @@ def label_free(cfg, pool_ids, matrix, source_model, source_labels, source: Sourc
         label_shift=a.label_shift,
         rounds=a.self_training_rounds,
         fraction=a.self_training_fraction,
+        tolerance=a.self_training_tolerance,
     )
     n_classes = int(source_model.output_shape[-1])
     priors = np.bincount(source_labels, minlength=n_classes) / len(source_labels)
 
+    students = []
+
     def fit(model, ids, labels):
-        _fit(
-            cfg,
-            model,
-            ids,
-            labels,
-            what=f"self-training, {len(labels)} pseudo-labels",
-            seed=cfg.seed,
-        )
+        students.append(len(labels))
+        what = f"self-training round {len(students)}, {len(labels)} pseudo-labels"
+        _fit(cfg, model, ids, labels, what=what, seed=cfg.seed)
 
     start = source_for_transfer(cfg, source_model, source, matrix, pool_ids)
     model, record = adapt_to_target(
@@ -169,7 +167,12 @@ def label_free(cfg, pool_ids, matrix, source_model, source_labels, source: Sourc
         fit=fit,
     )
     record["priors"] = record.get("final_priors", record["teacher_priors"])
-    ui.info(f"label-free adaptation: target priors {np.round(record['priors'], 3).tolist()}")
+    stopped = [r["stopped"] for r in record.get("rounds", []) if "stopped" in r]
+    why = f" ({stopped[0]})" if stopped else ""
+    ui.info(
+        f"label-free adaptation: {len(students)} self-training rounds{why}, target priors "
+        f"{np.round(record['priors'], 3).tolist()}"
+    )
     return model, record
 
 

@@ -65,3 +65,38 @@ def test_self_training_stops_when_a_class_gets_no_pseudo_label():
     probs, _, log = self_train(teacher, lambda r, y: calls.append(1), rounds=2, fraction=0.5)
     assert not calls and log == [{"kept": 5, "stopped": "a class got no pseudo-label"}]
     assert np.array_equal(probs, teacher)
+
+
+def _shifted_target(seed=2, n=3000):
+    rng = np.random.default_rng(seed)
+    labels = (rng.random(n) < 0.25).astype(int)  # 3:1, while the teacher assumes 1:1
+    x = rng.normal(size=(n, 2)) + np.c_[np.where(labels == 1, 1.5, -1.5) + 0.8, np.zeros(n)]
+    teacher = 1.0 / (1.0 + np.exp(-3.0 * x[:, 0]))
+    return x, labels, np.stack([1 - teacher, teacher], axis=1)
+
+
+def test_rounds_stop_once_the_priors_settle():
+    x, labels, teacher_probs = _shifted_target()
+    fit = lambda r, y: _nearest_centroid(x, r, y)  # noqa: E731
+    kept = dict(rounds=30, fraction=0.5, priors=np.array([0.5, 0.5]), update_priors=True)
+    every = self_train(teacher_probs, fit, **kept)
+    settled = self_train(teacher_probs, fit, tolerance=0.01, **kept)
+    trained = [entry for entry in settled[2] if "priors" in entry]
+    assert len(every[2]) == 30 and "stopped" not in every[2][-1]
+    assert settled[2][-1]["stopped"] == "the class priors settled"
+    assert 2 <= len(trained) < 30
+    # stopping there loses nothing the remaining rounds would have found
+    accuracy = lambda probs: (probs.argmax(1) == labels).mean()  # noqa: E731
+    assert accuracy(settled[0]) >= accuracy(every[0]) - 0.01
+
+
+def test_a_learner_that_repeats_itself_trains_no_second_student():
+    teacher = np.array([[0.9, 0.1], [0.8, 0.2], [0.3, 0.7], [0.2, 0.8]])
+    calls = []
+
+    def same(rows, y):
+        calls.append(len(rows))
+        return teacher
+
+    _, _, log = self_train(teacher, same, rounds=10, fraction=1.0, tolerance=0.001)
+    assert len(calls) == 1 and log[-1]["stopped"] == "the class priors settled"
