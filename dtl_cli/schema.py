@@ -291,6 +291,9 @@ class MappingConfig:
     # vocabularies) or numerals (identical strings of digits only).
     seed: SeedSource = SeedSource.dictionary
     seed_pairs: int | None = number(None, ge=1)  # only the first N usable pairs; null = all
+    # The target vectors carried into the source space get embedding.normalize (the source
+    # space's steps) before the classifier reads them: a least-squares map shrinks them.
+    carry_normalize: bool = False
 
 
 @option("mapping", "none")
@@ -301,6 +304,9 @@ class NoMapping(MappingConfig):
 @option("mapping", "linear")
 class LinearMapping(MappingConfig):
     ridge: float = number(0.0, ge=0)  # L2 penalty on W
+    # true: ridge is in units of the mean eigenvalue of the pairs' centred Gram matrix (1 adds
+    # the average variance to every direction), whatever the pair count, dimension, norms.
+    ridge_relative: bool = False
 
 
 @option("mapping", "procrustes")

@@ -37,6 +37,9 @@ CASES = [
     (["model.finetune.adapt.label_shift=none"], {"adapted", "finetune[0,0]", "baseline[0,0]"}),
     (["mapping=linear"], BELOW_MAP),
     (["mapping.seed=identical"], BELOW_MAP),
+    # The map itself does not change: only the entries that read the carried vectors.
+    (["mapping.carry_normalize=true"], {"bli", "adapted", "finetune[0,0]"}),
+    (["mapping.carry_normalize=false"], set()),
     (["dataset.dictionary.script=none"], BELOW_MAP),
     (["evaluation.bli.precision_at=[1]"], {"bli"}),
     (["evaluation.bli.csls_k=5"], {"bli"}),

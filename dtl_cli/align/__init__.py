@@ -1,7 +1,7 @@
 """Cross-lingual embedding alignment: normalisation, affine maps, retrieval and BLI."""
 
 from dtl_cli.align.bli import evaluate_bli, filter_pairs, induce_dictionary, read_dictionary
-from dtl_cli.align.learn import LearnedMap, learn_map
+from dtl_cli.align.learn import LearnedMap, carry_vectors, learn_map
 from dtl_cli.align.mappings import (
     apply_map,
     fit_linear,
@@ -17,6 +17,7 @@ from dtl_cli.align.self_learning import csls_induce, fit_self_learning, identica
 __all__ = [
     "LearnedMap",
     "apply_map",
+    "carry_vectors",
     "csls_induce",
     "evaluate_bli",
     "filter_pairs",

@@ -12,7 +12,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dtl_cli.align.mappings import fit_linear, fit_procrustes, identity_map, invert_map
+from dtl_cli.align.mappings import (
+    apply_map,
+    fit_linear,
+    fit_procrustes,
+    identity_map,
+    invert_map,
+)
 from dtl_cli.align.multistep import MultiStep, fit_multistep
 from dtl_cli.align.normalize import normalize
 from dtl_cli.align.self_learning import fit_self_learning
@@ -38,6 +44,20 @@ class LearnedMap:
     shared: tuple[np.ndarray, np.ndarray] | None = None
 
 
+def carry_vectors(
+    Y: np.ndarray, W: np.ndarray, b: np.ndarray, steps: Sequence[str] = ()
+) -> np.ndarray:
+    """Target vectors Y [V_t, d_t] carried by the map target -> source (W [d_s, d_t], b [d_s]),
+    then given the normalisation ``steps`` (see ``normalize``) in order: float32 [V_t, d_s].
+
+    With the steps the source space was given (``embedding.normalize``), the carried vectors
+    have the norms and centre a classifier trained on the source saw, whatever the map did
+    to them (a least-squares map shrinks them toward their mean).
+    """
+    carried = apply_map(Y, W, b)
+    return normalize(carried, steps) if steps else carried
+
+
 def compose(outer: tuple, inner: tuple) -> tuple[np.ndarray, np.ndarray]:
     """(W, b) of x -> outer(inner(x)) for affine maps given as (W, b)."""
     W_o, b_o = (np.asarray(a, dtype=np.float64) for a in outer)
@@ -45,8 +65,16 @@ def compose(outer: tuple, inner: tuple) -> tuple[np.ndarray, np.ndarray]:
     return (W_o @ W_i).astype(np.float32), (W_o @ b_i + b_o).astype(np.float32)
 
 
-def fit_pairs(method: str, X: np.ndarray, Y: np.ndarray, pairs: np.ndarray, ridge: float = 0.0):
-    """(W, b) for ``method`` in linear/procrustes/none over index pairs [n, 2] of X -> Y."""
+def fit_pairs(
+    method: str,
+    X: np.ndarray,
+    Y: np.ndarray,
+    pairs: np.ndarray,
+    ridge: float = 0.0,
+    ridge_relative: bool = False,
+):
+    """(W, b) for ``method`` in linear/procrustes/none over index pairs [n, 2] of X -> Y
+    (``ridge``, ``ridge_relative``: see ``fit_linear``)."""
     if method == "none":
         if X.shape[1] != Y.shape[1]:
             raise ValueError(
@@ -55,7 +83,7 @@ def fit_pairs(method: str, X: np.ndarray, Y: np.ndarray, pairs: np.ndarray, ridg
         return identity_map(X.shape[1])
     A, B = X[pairs[:, 0]], Y[pairs[:, 1]]
     if method == "linear":
-        return fit_linear(A, B, ridge=ridge)
+        return fit_linear(A, B, ridge=ridge, relative=ridge_relative)
     if method == "procrustes":
         return fit_procrustes(A, B)
     raise ValueError(f"unknown mapping method {method!r}; expected one of {METHODS}")
@@ -70,6 +98,7 @@ def learn_map(
     direction: str = "source_to_target",
     steps: Sequence[str] = (),
     ridge: float = 0.0,
+    ridge_relative: bool = False,
     self_learning: dict | None = None,
     multistep: MultiStep | None = None,
     log: Callable[[dict], None] | None = None,
@@ -81,7 +110,8 @@ def learn_map(
     "target_to_source" fits g: target -> source and returns its inverse as the forward
     map; for ``linear`` both ways are fitted by least squares, each on its own, whatever
     the direction. ``self_learning`` holds keyword arguments for ``fit_self_learning``.
-    ``multistep`` (procrustes and self_learning) replaces the final orthogonal fit by the multi-step
+    ``ridge`` and ``ridge_relative`` are linear's (see ``fit_linear``). ``multistep``
+    (procrustes and self_learning) replaces the final orthogonal fit by the multi-step
     framework (whitening, re-weighting, de-whitening) on the seed or induced dictionary.
 
     With ``steps``, the map learned between the normalised spaces is re-expressed on the
@@ -105,7 +135,7 @@ def learn_map(
     if method == "self_learning":
         W, b, history, fit_on = fit_self_learning(A, B, fit_on, log=log, **(self_learning or {}))
     else:
-        W, b = fit_pairs(method, A, B, fit_on, ridge=ridge)
+        W, b = fit_pairs(method, A, B, fit_on, ridge, ridge_relative)
     if not multistep.is_orthogonal:
         (W, b), shared = fit_multistep(A[fit_on[:, 0]], B[fit_on[:, 1]], multistep)
     # Each way is fitted the way it is used: a least-squares map's inverse is not the
@@ -113,7 +143,7 @@ def learn_map(
     # directions), so linear fits target -> source on its own. Orthogonal and multi-step
     # maps are square and invertible: their inverse is the exact map back.
     other = (
-        fit_pairs("linear", B, A, fit_on[:, ::-1], ridge=ridge)
+        fit_pairs("linear", B, A, fit_on[:, ::-1], ridge, ridge_relative)
         if method == "linear"
         else invert_map(W, b)
     )

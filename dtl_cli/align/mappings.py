@@ -20,16 +20,23 @@ def _check_pairs(X: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return X, Y
 
 
-def fit_linear(X: np.ndarray, Y: np.ndarray, ridge: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+def fit_linear(
+    X: np.ndarray, Y: np.ndarray, ridge: float = 0.0, relative: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """Least-squares affine map with bias from X [n, d_s] to Y [n, d_t].
 
-    ``ridge`` >= 0 adds ridge * ||W||_F^2 to the loss (the bias is not penalised).
+    ``ridge`` >= 0 adds ridge * ||W||_F^2 to the loss (the bias is not penalised). With
+    ``relative`` the penalty is ridge times the mean eigenvalue of the centred Gram matrix
+    Xc^T Xc (its trace / d_s), so one value shrinks alike whatever the number of pairs, the
+    dimension or the norms: ridge = 1 adds the average variance to every direction.
     Returns W [d_t, d_s] and b [d_t], float32.
     """
     X, Y = _check_pairs(X, Y)
     if ridge < 0:
         raise ValueError(f"ridge must be >= 0, got {ridge}")
     n, d_s = X.shape
+    if relative:
+        ridge = ridge * float(((X - X.mean(axis=0)) ** 2).sum()) / d_s
     Xa = np.hstack([X, np.ones((n, 1))])  # [n, d_s + 1]
     if ridge > 0:
         # Ridge as extra rows: sqrt(ridge) * I on the W columns, 0 on the bias column.

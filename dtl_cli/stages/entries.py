@@ -179,8 +179,10 @@ def map_key(cfg: DictConfig) -> str:
     """The map: both spaces + `mapping.*` + the seed dictionary (when it seeds the map)."""
     m = cfg.mapping
     seeded_by_dictionary = m.seed == "dictionary"
+    mapping = _plain(m)
+    mapping.pop("carry_normalize", None)  # read by the entries that carry vectors (_carry)
     payload = {
-        "mapping": _plain(m),
+        "mapping": mapping,
         "source": _space(cfg, "source"),
         "target": _space(cfg, "target"),
         "dictionary": fingerprint(cfg.dataset.dictionary.seed) if seeded_by_dictionary else None,
@@ -200,6 +202,7 @@ def bli_key(cfg: DictConfig) -> str:
         "bli": _plain(bli),
         # drop_seed_overlap reads the seed dictionary too
         "seed": fingerprint(cfg.dataset.dictionary.seed) if bli.drop_seed_overlap else None,
+        **_carry(cfg),
     }
     return _key("bli", payload)
 
@@ -213,8 +216,16 @@ def adapted_key(cfg: DictConfig) -> str:
         "map": map_key(cfg),
         "corpus": corpus_key(cfg, "target"),
         "seed": cfg.seed,
+        **_carry(cfg),
     }
     return _key("adapted", payload)
+
+
+def _carry(cfg: DictConfig) -> dict:
+    """How target vectors are carried (`carry_steps`); as carried by the map alone, the keys
+    stay as they were."""
+    steps = carry_steps(cfg)
+    return {"carry": steps} if steps else {}
 
 
 def finetune_key(cfg: DictConfig, k: int | str, repeat: int) -> str:
@@ -680,13 +691,22 @@ def read_induced_dictionary(cfg: DictConfig, store: Store) -> list[tuple[str, st
 # ---------------------------------------------------------------------------------- finetune
 
 
+def carry_steps(cfg: DictConfig) -> list[str]:
+    """Normalisation steps the carried target vectors get: the source space's
+    (`embedding.normalize`) with `mapping.carry_normalize`, else none."""
+    if not cfg.mapping.get("carry_normalize", False):
+        return []
+    return [str(step) for step in cfg.embedding.normalize]
+
+
 def carried_target_vectors(cfg: DictConfig, store: Store, target: Space) -> np.ndarray:
     """Target vectors carried into the source space [V_t, d_s] by the map fitted target ->
-    source (for linear not the inverse of W, b): the classifier was trained there."""
-    from dtl_cli.align.mappings import apply_map
+    source (for linear not the inverse of W, b), normalised by `carry_steps`: the
+    classifier was trained there."""
+    from dtl_cli.align.learn import carry_vectors
 
     fitted = read_map(cfg, store)
-    return apply_map(target.vectors, fitted.W_reverse, fitted.b_reverse)
+    return carry_vectors(target.vectors, fitted.W_reverse, fitted.b_reverse, carry_steps(cfg))
 
 
 def write_trained(

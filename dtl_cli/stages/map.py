@@ -23,7 +23,7 @@ from dtl_cli.align.bli import (
     read_dictionary,
     seed_overlap,
 )
-from dtl_cli.align.learn import learn_map
+from dtl_cli.align.learn import carry_vectors, learn_map
 from dtl_cli.align.mappings import apply_map
 from dtl_cli.align.self_learning import identical_pairs
 from dtl_cli.errors import DataError
@@ -153,6 +153,7 @@ def _build(cfg: DictConfig, source: Space, target: Space, tmp: Path) -> dict:
             direction=str(m.direction),
             steps=[str(step) for step in m.normalize],
             ridge=m.ridge if is_a(m, LinearMapping) else 0.0,
+            ridge_relative=bool(is_a(m, LinearMapping) and m.ridge_relative),
             self_learning=_self_learning_args(m, cfg.seed),
             multistep=multistep_steps(m),
             log=log,
@@ -203,8 +204,10 @@ def _score(cfg: DictConfig, store: Store, source: Space, target: Space, tmp: Pat
     bli["seed_pairs_dropped"] = fitted.info["seed_pairs_dropped"]
     if "dictionary_script" in fitted.info:
         bli["dictionary_script"] = fitted.info["dictionary_script"]
-    if fitted.shared is None:  # target -> source in source space, by the reverse map
-        queries = apply_map(target.vectors, fitted.W_reverse, fitted.b_reverse)
+    if fitted.shared is None:  # target -> source in source space, carried as the classifier is
+        queries = carry_vectors(
+            target.vectors, fitted.W_reverse, fitted.b_reverse, entries.carry_steps(cfg)
+        )
         candidates = source.vectors
     else:  # both sides are in the shared space already
         queries, candidates = target_vectors, mapped

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from dtl_cli.align.learn import learn_map
+from dtl_cli.align.learn import carry_vectors, learn_map
 from dtl_cli.align.mappings import (
     apply_map,
     fit_linear,
@@ -9,6 +9,7 @@ from dtl_cli.align.mappings import (
     identity_map,
     invert_map,
 )
+from dtl_cli.align.normalize import normalize, unit_rows
 
 
 def _orthogonal(d, rng):
@@ -107,6 +108,25 @@ def test_fit_linear_ridge_shrinks_weights_but_not_bias():
     np.testing.assert_allclose(b_big, Y.mean(axis=0), atol=1e-2)
 
 
+def test_relative_ridge_shrinks_alike_at_any_scale_and_pair_count():
+    rng = np.random.default_rng(2)
+    A = rng.normal(size=(4, 4))
+    X = rng.normal(size=(200, 4))
+    Y = X @ A.T + 0.5 * rng.normal(size=(200, 4))
+    W, b = fit_linear(X, Y, ridge=1.0, relative=True)
+    # In absolute units that is the trace of the centred Gram matrix over d.
+    W_abs, b_abs = fit_linear(X, Y, ridge=float(((X - X.mean(0)) ** 2).sum()) / 4)
+    np.testing.assert_allclose(W, W_abs, atol=1e-5)
+    np.testing.assert_allclose(b, b_abs, atol=1e-5)
+    # Inputs 10 times longer, or the pairs repeated 3 times, shrink the fit alike (the
+    # absolute ridge would shrink the first far less and the second a third as much).
+    W_long, _ = fit_linear(10 * X, Y, ridge=1.0, relative=True)
+    np.testing.assert_allclose(10 * W_long, W, atol=1e-4)
+    W_more, _ = fit_linear(np.tile(X, (3, 1)), np.tile(Y, (3, 1)), ridge=1.0, relative=True)
+    np.testing.assert_allclose(W_more, W, atol=1e-5)
+    assert np.linalg.norm(W) < 0.7 * np.linalg.norm(fit_linear(X, Y)[0])
+
+
 def test_apply_map_uses_row_convention():
     W = np.array([[1.0, 2.0], [0.0, 1.0], [3.0, 0.0]])
     b = np.array([1.0, 0.0, -1.0])
@@ -170,3 +190,28 @@ def test_linear_maps_recover_the_planted_map_in_the_direction_each_is_used(direc
     learned = learn_map("linear", X, Y, pairs, direction=direction)
     np.testing.assert_allclose(learned.W, M, atol=0.15)
     np.testing.assert_allclose(learned.b, c, atol=0.15)
+
+
+def test_carry_vectors_gives_a_shrunk_map_the_source_normalisation_back():
+    rng = np.random.default_rng(3)
+    n, d = 400, 8
+    pairs = np.stack([np.arange(n), np.arange(n)], axis=1)
+    Q = _orthogonal(d, rng)
+    X = normalize(rng.normal(size=(n, d)), ["unit", "center", "unit"])  # source, as trained on
+    Y = normalize(X @ Q.T + 0.8 * rng.normal(size=(n, d)), ["unit", "center", "unit"])
+    learned = learn_map("linear", X, Y, pairs)
+    plain = carry_vectors(Y, learned.W_reverse, learned.b_reverse)
+    np.testing.assert_allclose(plain, apply_map(Y, learned.W_reverse, learned.b_reverse))
+    # Least squares on noisy pairs shrinks every carried vector toward the mean...
+    assert np.linalg.norm(plain, axis=1).mean() < 0.8
+    steps = ["unit", "center", "unit"]
+    carried = carry_vectors(Y, learned.W_reverse, learned.b_reverse, steps)
+    # ...the source's steps give them its norms and centre back, pointing where the map put
+    # them (as close to their translations in angle), so a linear score of a carried word
+    # is as large as of its translation.
+    assert carried.dtype == np.float32 and carried.shape == (n, d)
+    np.testing.assert_allclose(np.linalg.norm(carried, axis=1), 1.0, atol=1e-5)
+    assert np.linalg.norm(carried.mean(axis=0)) < 0.05
+    cosine = np.sum(unit_rows(plain) * X, axis=1).mean()
+    assert np.sum(carried * X, axis=1).mean() == pytest.approx(cosine, abs=0.01)
+    assert np.sum(plain * X, axis=1).mean() < 0.8 * cosine
