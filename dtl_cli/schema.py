@@ -303,10 +303,15 @@ class NoMapping(MappingConfig):
 
 @option("mapping", "linear")
 class LinearMapping(MappingConfig):
-    ridge: float = number(0.0, ge=0)  # L2 penalty on W
-    # true: ridge is in units of the mean eigenvalue of the pairs' centred Gram matrix (1 adds
-    # the average variance to every direction), whatever the pair count, dimension, norms.
-    ridge_relative: bool = False
+    """Least squares, each way on its own. On spaces far from isomorphic it shrinks the
+    carried vectors (so they get the source's normalisation) and amplifies the target's
+    weak directions (so the ridge: 1 = the average variance added to every direction)."""
+
+    ridge: float = number(1.0, ge=0)  # L2 penalty on W
+    # true: ridge is in units of the mean eigenvalue of the pairs' centred Gram matrix (its
+    # trace / dim), whatever the pair count, dimension and norms; false: absolute.
+    ridge_relative: bool = True
+    carry_normalize: bool = True
 
 
 @option("mapping", "procrustes")
