@@ -694,7 +694,7 @@ def read_induced_dictionary(cfg: DictConfig, store: Store) -> list[tuple[str, st
 def carry_steps(cfg: DictConfig) -> list[str]:
     """Normalisation steps the carried target vectors get: the source space's
     (`embedding.normalize`) with `mapping.carry_normalize`, else none."""
-    if not cfg.mapping.get("carry_normalize", False):
+    if not cfg.mapping.carry_normalize:
         return []
     return [str(step) for step in cfg.embedding.normalize]
 
