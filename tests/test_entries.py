@@ -91,3 +91,22 @@ def test_class_ids_name_the_first_unknown_label():
     np.testing.assert_array_equal(entries.class_ids(["b", "a"], ["a", "b"], "f", "k"), [1, 0])
     with pytest.raises(DataError, match=r"f: label 'c' \(row 2\) never occurs.*\[k\]"):
         entries.class_ids(["a", "c"], ["a", "b"], "f", "k")
+
+
+def test_a_folder_input_is_keyed_by_its_files_names_and_bytes(tmp_path):
+    import shutil
+
+    data = tmp_path / "data"
+    (data / "pos").mkdir(parents=True)
+    (data / "neg").mkdir()
+    (data / "pos" / "a.txt").write_text("good film", encoding="utf-8")
+    (data / "neg" / "b.txt").write_text("bad film", encoding="utf-8")
+    key = entries.fingerprint(str(data))
+    copy = tmp_path / "copy"
+    shutil.copytree(data, copy)
+    assert entries.fingerprint(str(copy)) == key  # new path and times, same files
+    (copy / "neg" / "b.txt").write_text("bad film!", encoding="utf-8")
+    assert entries.fingerprint(str(copy)) != key
+    shutil.copytree(data, tmp_path / "moved")
+    (tmp_path / "moved" / "neg" / "b.txt").rename(tmp_path / "moved" / "pos" / "b.txt")
+    assert entries.fingerprint(str(tmp_path / "moved")) != key  # a file changed its label

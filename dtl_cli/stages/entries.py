@@ -85,11 +85,14 @@ def _plain(node: Any) -> Any:
 def fingerprint(path: str | None) -> Any:
     """Size and SHA-256 of an input file's bytes, so an edited file invalidates its entries
     while a copied, moved or re-checked-out one (new path or modification time, same bytes)
-    still finds them. A missing file is its absolute path."""
+    still finds them. A missing file is its absolute path; a folder (the `dir` format) the
+    SHA-256 of its files' relative names and hashes."""
     if not path:
         return None
     if not os.path.exists(path):
         return [os.path.abspath(path), None, None]
+    if os.path.isdir(path):
+        return ["sha256-folder", _folder_hash(os.path.realpath(path))]
     stat = os.stat(path)
     return [
         "sha256",
@@ -106,6 +109,15 @@ def _content_hash(path: str, size: int, mtime_ns: int) -> str:
     with open(path, "rb") as handle:
         while chunk := handle.read(1 << 20):
             digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _folder_hash(folder: str) -> str:
+    digest = hashlib.sha256()
+    for file in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
+        stat = file.stat()
+        digest.update(file.relative_to(folder).as_posix().encode() + b"\0")
+        digest.update(_content_hash(str(file), stat.st_size, stat.st_mtime_ns).encode())
     return digest.hexdigest()
 
 
