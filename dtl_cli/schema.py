@@ -67,6 +67,7 @@ Optimizer = choice("Optimizer", "adam sgd rmsprop")
 ClassWeight = choice("ClassWeight", "none balanced")
 LabelShift = choice("LabelShift", "em none")
 Combine = choice("Combine", "ensemble none")
+WeightBy = choice("WeightBy", "accuracy log_likelihood")
 Strategy = choice("Strategy", "zero_shot full frozen_embeddings head_only gradual")
 DeviceKind = choice("DeviceKind", "auto cpu gpu")
 Fallback = choice("Fallback", "cpu error")
@@ -386,6 +387,10 @@ class FinetuneConfig:
     adapt: AdaptConfig = field(default_factory=AdaptConfig)
     # k > 0: ensemble = mix with a target-only classifier on the k examples, weight by CV
     combine: Combine = Combine.ensemble
+    # What the mix weight maximises on the k examples (out of fold): accuracy (ties go to
+    # the log-likelihood) or the mean log-likelihood (a proper score: it sees how sure each
+    # side is). On the dev task neither is better over seeds 0-2 (README).
+    weight_by: WeightBy = WeightBy.accuracy
 
 
 @dataclass

@@ -13,6 +13,7 @@ from collections.abc import Callable
 import numpy as np
 
 WEIGHTS = np.round(np.linspace(0.0, 1.0, 11), 2)
+SCORES = ("accuracy", "log_likelihood")
 
 
 def mix(first: np.ndarray, second: np.ndarray, weight: float) -> np.ndarray:
@@ -21,19 +22,26 @@ def mix(first: np.ndarray, second: np.ndarray, weight: float) -> np.ndarray:
 
 
 def choose_weight(
-    first: np.ndarray, second: np.ndarray, labels: np.ndarray, weights: np.ndarray = WEIGHTS
+    first: np.ndarray,
+    second: np.ndarray,
+    labels: np.ndarray,
+    weights: np.ndarray = WEIGHTS,
+    score: str = "accuracy",
 ) -> float:
-    """The weight on `first` [n, c] (against `second` [n, c]) with the best accuracy on
-    `labels` [n]; ties go to the mean log-likelihood, then to the larger weight."""
+    """The weight on `first` [n, c] (against `second` [n, c]) with the best `score` on
+    `labels` [n]: "accuracy" (ties go to the mean log-likelihood, then the larger weight) or
+    "log_likelihood" (mean log-probability of the true class; ties go to the larger weight)."""
+    if score not in SCORES:
+        raise ValueError(f"score={score!r}: choose one of {', '.join(SCORES)}")
     labels = np.asarray(labels)
     best, best_score = 1.0, None
     for weight in weights:
         p = mix(first, second, weight)
         accuracy = float((p.argmax(axis=1) == labels).mean())
         likelihood = float(np.log(np.clip(p[np.arange(len(labels)), labels], 1e-9, 1)).mean())
-        score = (accuracy, likelihood, weight)
-        if best_score is None or score >= best_score:
-            best, best_score = float(weight), score
+        ranked = (accuracy, likelihood, weight) if score == "accuracy" else (likelihood, weight)
+        if best_score is None or ranked >= best_score:
+            best, best_score = float(weight), ranked
     return best
 
 

@@ -213,9 +213,13 @@ def combine(cfg, model, target_matrix, ids, labels, priors, seed: int, *, refit=
         mine = predict_probabilities(model, ids)
     else:
         mine = folds(lambda train, held: predict_probabilities(refit(train), ids[held]))
-    weight = choose_weight(mine, theirs, labels)
-    ui.info(f"k={len(labels)}: weight on the transferred classifier {weight} ({CV_FOLDS}-fold CV)")
-    record = {"combine": how, "weight": weight}
+    by = cfg.model.finetune.weight_by
+    weight = choose_weight(mine, theirs, labels, score=by)
+    ui.info(
+        f"k={len(labels)}: weight on the transferred classifier {weight} "
+        f"({CV_FOLDS}-fold CV, by {by.replace('_', '-')})"
+    )
+    record = {"combine": how, "weight": weight, "weight_by": str(by)}
     if weight == 1.0:
         return None, record
     return target_only(np.arange(len(labels)), "target-only"), record

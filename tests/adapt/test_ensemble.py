@@ -25,10 +25,37 @@ def _accuracy(p, labels):
 def test_chosen_mix_is_never_below_both_parts():
     for seed in range(5):
         first, second, labels = _two_experts(np.random.default_rng(seed))
-        weight = choose_weight(first, second, labels)
+        weight = choose_weight(first, second, labels, score="accuracy")
         mixed = _accuracy(mix(first, second, weight), labels)
         assert mixed >= max(_accuracy(first, labels), _accuracy(second, labels))
         assert 0.0 < weight < 1.0  # here neither expert alone is best
+
+
+def _log_likelihood(p, labels):
+    return np.log(p[np.arange(len(labels)), labels]).mean()
+
+
+def test_by_log_likelihood_the_mix_is_never_below_both_parts_in_likelihood():
+    for seed in range(5):
+        first, second, labels = _two_experts(np.random.default_rng(seed))
+        weight = choose_weight(first, second, labels, score="log_likelihood")
+        mixed = _log_likelihood(mix(first, second, weight), labels)
+        assert mixed >= max(_log_likelihood(first, labels), _log_likelihood(second, labels))
+        assert 0.0 < weight < 1.0
+
+
+def test_one_lucky_example_moves_accuracy_not_log_likelihood():
+    # 10 examples: the first part is sure and right on 8; the second barely right on 9
+    labels = np.zeros(10, dtype=int)
+    first = np.array([[0.9, 0.1]] * 8 + [[0.3, 0.7]] * 2)
+    second = np.array([[0.55, 0.45]] * 9 + [[0.45, 0.55]])
+    assert choose_weight(first, second, labels, score="accuracy") <= 0.2
+    assert choose_weight(first, second, labels, score="log_likelihood") >= 0.5
+
+
+def test_an_unknown_score_is_refused():
+    with pytest.raises(ValueError, match="score='f1'"):
+        choose_weight(np.eye(2), np.eye(2), np.array([0, 1]), score="f1")
 
 
 def test_a_useless_second_part_gets_no_weight():
