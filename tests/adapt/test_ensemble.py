@@ -22,26 +22,20 @@ def _accuracy(p, labels):
     return (p.argmax(1) == labels).mean()
 
 
-def test_chosen_mix_is_never_below_both_parts():
-    for seed in range(5):
-        first, second, labels = _two_experts(np.random.default_rng(seed))
-        weight = choose_weight(first, second, labels, score="accuracy")
-        mixed = _accuracy(mix(first, second, weight), labels)
-        assert mixed >= max(_accuracy(first, labels), _accuracy(second, labels))
-        assert 0.0 < weight < 1.0  # here neither expert alone is best
-
-
 def _log_likelihood(p, labels):
     return np.log(p[np.arange(len(labels)), labels]).mean()
 
 
-def test_by_log_likelihood_the_mix_is_never_below_both_parts_in_likelihood():
+@pytest.mark.parametrize(
+    ("score", "measure"), [("accuracy", _accuracy), ("log_likelihood", _log_likelihood)]
+)
+def test_chosen_mix_is_never_below_both_parts_by_its_score(score, measure):
     for seed in range(5):
         first, second, labels = _two_experts(np.random.default_rng(seed))
-        weight = choose_weight(first, second, labels, score="log_likelihood")
-        mixed = _log_likelihood(mix(first, second, weight), labels)
-        assert mixed >= max(_log_likelihood(first, labels), _log_likelihood(second, labels))
-        assert 0.0 < weight < 1.0
+        weight = choose_weight(first, second, labels, score=score)
+        mixed = measure(mix(first, second, weight), labels)
+        assert mixed >= max(measure(first, labels), measure(second, labels))
+        assert 0.0 < weight < 1.0  # here neither expert alone is best
 
 
 def test_one_lucky_example_moves_accuracy_not_log_likelihood():
