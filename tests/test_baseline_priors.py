@@ -1,14 +1,14 @@
-"""The target-only baseline gets the transfer's label-shift EM: priors from its own outputs on
-the pool's text, its output layer shifted to them."""
-
-from types import SimpleNamespace
+"""The target-only baseline (and the k-shot mix's target-only side, the same classifier) gets
+the transfer's label-shift EM: priors from its own outputs on the pool's text, its output
+layer shifted to them."""
 
 import keras
 import numpy as np
 
+from dtl_cli.hydra_app import compose_config
 from dtl_cli.models.classifier import Architecture, build_classifier
 from dtl_cli.models.training import fit_classifier, predict_classes
-from dtl_cli.stages.finetune import _baseline_priors
+from dtl_cli.stages.adaptation import target_only_priors
 
 
 def _noisy_task(rng, n_docs, share0, n_words=40, dim=8, max_len=8):
@@ -45,13 +45,10 @@ def test_baseline_em_moves_its_priors_toward_the_pools_and_raises_pool_accuracy(
     )
     before = np.mean(predict_classes(model, ids) == labels)
 
-    target = SimpleNamespace(
-        classes=["a", "b"], train=SimpleNamespace(labels=labels), unlabelled=ids
-    )
-    priors = _baseline_priors(model, target, sample)
+    priors = target_only_priors(compose_config([]), model, labels[sample], ids)
 
     after = np.mean(predict_classes(model, ids) == labels)
-    assert abs(sum(priors) - 1) < 1e-9
+    assert abs(priors.sum() - 1) < 1e-9
     assert priors[0] > 0.65  # from 0.5 toward the pool's 0.85
     assert after > before + 0.02
 
@@ -61,9 +58,16 @@ def test_a_class_missing_from_the_sample_leaves_the_baseline_alone():
     matrix, ids, labels = _noisy_task(rng, 200, share0=0.5)
     model = build_classifier(Architecture(name="dan", hidden=(8,)), matrix, 2)
     bias = model.get_layer("classes").get_weights()[1].copy()
-    target = SimpleNamespace(
-        classes=["a", "b"], train=SimpleNamespace(labels=labels), unlabelled=ids
-    )
     only_zeros = np.flatnonzero(labels == 0)[:5]
-    assert _baseline_priors(model, target, only_zeros) == [1.0, 0.0]
+    assert target_only_priors(compose_config([]), model, labels[only_zeros], ids) is None
+    np.testing.assert_array_equal(model.get_layer("classes").get_weights()[1], bias)
+
+
+def test_without_em_the_baseline_is_left_alone():
+    rng = np.random.default_rng(2)
+    matrix, ids, labels = _noisy_task(rng, 200, share0=0.85)
+    model = build_classifier(Architecture(name="dan", hidden=(8,)), matrix, 2)
+    bias = model.get_layer("classes").get_weights()[1].copy()
+    cfg = compose_config(["model.finetune.adapt.label_shift=none"])
+    assert target_only_priors(cfg, model, labels[:20], ids) is None
     np.testing.assert_array_equal(model.get_layer("classes").get_weights()[1], bias)

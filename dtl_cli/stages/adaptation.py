@@ -17,6 +17,7 @@ from dtl_cli import ui
 from dtl_cli.adapt.adversarial import AdversarialHead, train_adversarial
 from dtl_cli.adapt.ensemble import choose_weight, out_of_fold
 from dtl_cli.adapt.label_free import LabelFreeOptions, adapt_to_target
+from dtl_cli.adapt.label_shift import estimate_priors
 from dtl_cli.errors import ConfigError
 from dtl_cli.models.classifier import (
     adapt_normalization,
@@ -176,15 +177,31 @@ def label_free(cfg, pool_ids, matrix, source_model, source_labels, source: Sourc
     return model, record
 
 
-def combine(cfg, model, target_matrix, ids, labels, priors, seed: int, *, refit=None):
+def target_only_priors(cfg, model, labels: np.ndarray, unlabelled: np.ndarray):
+    """The target-only classifier's own label-shift EM (model.finetune.adapt.label_shift):
+    target priors [c] from its outputs on `unlabelled` [n, len], its output layer shifted to
+    them from its k-shot sample's class shares (`labels` [k]). None (and the model left
+    alone) without EM or when a class is missing from the sample."""
+    n_classes = int(model.output_shape[-1])
+    under = np.bincount(labels, minlength=n_classes) / len(labels)
+    if cfg.model.finetune.adapt.label_shift != "em" or not under.all():
+        return None
+    priors = estimate_priors(predict_probabilities(model, unlabelled), under)
+    shift_priors(model, under, priors)
+    return priors
+
+
+def combine(cfg, model, target_matrix, ids, labels, unlabelled, seed: int, *, refit=None):
     """(target-only classifier or None, record) for the k labelled examples `ids` [k, len],
     `labels` [k].
 
-    model.finetune.combine=ensemble: a target-only classifier over `target_matrix` is trained
-    on the k examples and its output shifted to the adapted target `priors`; the prediction is
-    weight * model + (1 - weight) * target-only, the weight chosen on the k examples against
-    out-of-fold target-only probabilities (record["weight"]). `refit(rows)` rebuilds `model`
-    from the examples `rows` alone when it was fine-tuned on them; None = it never saw them.
+    model.finetune.combine=ensemble: the target-only side is the baseline's classifier (the
+    same training on the k examples, the same label-shift EM on `unlabelled` [n, len]), so
+    weight 0 is the baseline itself; the prediction is weight * model + (1 - weight) *
+    target-only, the weight chosen on the k examples against out-of-fold target-only
+    probabilities (each fold's model shifted to the same priors; record["weight"]).
+    `refit(rows)` rebuilds `model` from the examples `rows` alone when it was fine-tuned on
+    them; None = it never saw them.
     """
     how = cfg.model.finetune.combine
     if how not in COMBINE:
@@ -196,19 +213,24 @@ def combine(cfg, model, target_matrix, ids, labels, priors, seed: int, *, refit=
     def target_only(rows: np.ndarray, what: str):
         m = entries.build_model(cfg, target_matrix, n_classes, seed)
         _fit(cfg, m, ids[rows], labels[rows], what=what, seed=seed)
-        under = np.bincount(labels[rows], minlength=n_classes) / len(rows)
-        if priors is not None and under.all():
-            shift_priors(m, under, np.asarray(priors))
         return m
+
+    full = target_only(np.arange(len(labels)), "target-only")
+    priors = target_only_priors(cfg, full, labels, unlabelled)
+
+    def held_out(train: np.ndarray, held: np.ndarray) -> np.ndarray:
+        m = target_only(train, "target-only, CV")
+        under = np.bincount(labels[train], minlength=n_classes) / len(train)
+        if priors is not None and under.all():
+            shift_priors(m, under, priors)
+        return predict_probabilities(m, ids[held])
 
     def folds(fit_predict):
         return out_of_fold(
             len(labels), labels, fit_predict, folds=CV_FOLDS, seed=seed, n_classes=n_classes
         )
 
-    theirs = folds(
-        lambda train, held: predict_probabilities(target_only(train, "target-only, CV"), ids[held])
-    )
+    theirs = folds(held_out)
     if refit is None:
         mine = predict_probabilities(model, ids)
     else:
@@ -220,6 +242,6 @@ def combine(cfg, model, target_matrix, ids, labels, priors, seed: int, *, refit=
         f"({CV_FOLDS}-fold CV, by {by.replace('_', '-')})"
     )
     record = {"combine": how, "weight": weight, "weight_by": str(by)}
-    if weight == 1.0:
-        return None, record
-    return target_only(np.arange(len(labels)), "target-only"), record
+    if priors is not None:
+        record["target_only_priors"] = priors.tolist()
+    return (None if weight == 1.0 else full), record

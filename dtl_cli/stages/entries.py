@@ -51,7 +51,7 @@ VERSIONS = {
     "map": 2,  # 2: linear fits target -> source on its own; self-learning drift guard
     "bli": 1,
     "adapted": 1,
-    "finetune": 3,  # 3: adaptation also reads dataset.target.unlabelled
+    "finetune": 4,  # 4: the mix's target-only side has the baseline's own EM priors
     "baseline": 2,  # 2: its own label-shift EM (model.finetune.adapt.label_shift)
 }
 # kind -> its files (`?` = only for some configs), for docs/architecture.md and `dtl store`.

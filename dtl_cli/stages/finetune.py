@@ -24,12 +24,9 @@ import numpy as np
 from omegaconf import DictConfig
 
 from dtl_cli import ui
-from dtl_cli.adapt.label_shift import estimate_priors
-from dtl_cli.models.classifier import shift_priors
 from dtl_cli.models.training import (
     finetune,
     fit_classifier,
-    predict_probabilities,
     stratified_sample,
 )
 from dtl_cli.splits import dev_split
@@ -210,7 +207,7 @@ def _transfer(cfg, target: _Target, matrix: np.ndarray, adapted, k, repeat: int,
             entries.embedding_matrix(target.space.vectors),
             target.train.ids[sample],
             target.train.labels[sample],
-            adapt_record.get("priors"),
+            target.unlabelled,
             seed,
             refit=refit,
         )
@@ -258,20 +255,10 @@ def _baseline(cfg, target: _Target, k, repeat: int, tmp: Path, run_dir: Path) ->
         )
     _say_if_no_validation(cfg, history, len(sample))
     info = {"kind": "target_only", "k": len(sample), "repeat": repeat, "history": history}
-    if cfg.model.finetune.adapt.label_shift == "em":
-        info["priors"] = _baseline_priors(model, target, sample)
+    priors = adaptation.target_only_priors(
+        cfg, model, target.train.labels[sample], target.unlabelled
+    )
+    if priors is not None:
+        info["priors"] = priors.tolist()
     sizes = entries.write_trained(tmp, "baseline", model, matrix, info)
     return {"kind": "target_only", "k": len(sample), **sizes}
-
-
-def _baseline_priors(model, target: _Target, sample: np.ndarray) -> list[float]:
-    """The baseline's own label-shift EM, the machinery the transfer gets: target priors
-    estimated from its outputs on the unlabelled target text, its output layer shifted
-    from the k-shot sample's priors to them. A class missing from the sample is left alone."""
-    n_classes = len(target.classes)
-    under = np.bincount(target.train.labels[sample], minlength=n_classes) / len(sample)
-    if not under.all():
-        return under.tolist()
-    priors = estimate_priors(predict_probabilities(model, target.unlabelled), under)
-    shift_priors(model, under, priors)
-    return priors.tolist()

@@ -121,9 +121,16 @@ def test_missing_upstream_runs_first_and_k_shot_trains_a_real_baseline(shared):
     assert m["transfer"]["accuracy"] > m["chance"] + 0.3
     # The label-free adaptation (no k-shot label) came from the k = 0 runs' entry.
     run = sorted(p.parent for p in (root / "outputs" / "evaluate").glob("*/*/run.json"))[-1]
-    used = json.loads((run / "run.json").read_text())["stages"]["finetune"]["entries"]
+    finetune = json.loads((run / "run.json").read_text())["stages"]["finetune"]
+    used = finetune["entries"]
     assert used["adapted"]["cached"] is True
     assert used["finetune[40,0]"]["cached"] is False
+    # The mix's target-only side is the baseline's classifier: the same priors, so w = 0
+    # would be the baseline itself.
+    shot = finetune["shots"]["k=40/repeat=0"]
+    mixed = json.loads((Path(shot["entry"]) / "finetune.json").read_text())["combine"]
+    baseline = json.loads((Path(shot["baseline_entry"]) / "baseline.json").read_text())
+    assert mixed["target_only_priors"] == baseline["priors"]
 
 
 def test_sweep_over_two_mappings_pretrains_once(shared):
