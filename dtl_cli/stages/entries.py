@@ -101,10 +101,11 @@ def fingerprint(path: str | None) -> Any:
     ]
 
 
-@functools.lru_cache(maxsize=256)
+@functools.cache
 def _content_hash(path: str, size: int, mtime_ns: int) -> str:
     # Cached per process by (path, size, mtime): every stage of a run and every job of an
     # in-process sweep keys the same files; hashing reads the file once (about 1 s per GB).
+    # Unbounded: a `dir` corpus (IMDB's layout) is tens of thousands of files, ~100 B each.
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         while chunk := handle.read(1 << 20):
