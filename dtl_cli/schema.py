@@ -62,6 +62,7 @@ MappingMethod = choice("MappingMethod", "linear procrustes self_learning none")
 Direction = choice("Direction", "source_to_target target_to_source")
 SeedSource = choice("SeedSource", "dictionary identical numerals")
 Dewhiten = choice("Dewhiten", "src trg")
+ShrinkToward = choice("ShrinkToward", "zero orthogonal")
 ModelName = choice("ModelName", "dan cnn bilstm")
 Optimizer = choice("Optimizer", "adam sgd rmsprop")
 ClassWeight = choice("ClassWeight", "none balanced")
@@ -308,10 +309,13 @@ class LinearMapping(MappingConfig):
     carried vectors (so they get the source's normalisation) and amplifies the target's
     weak directions (so the ridge: 1 = the average variance added to every direction)."""
 
-    ridge: float = number(1.0, ge=0)  # L2 penalty on W
+    ridge: float = number(1.0, ge=0)  # L2 penalty on W - W0
     # true: ridge is in units of the mean eigenvalue of the pairs' centred Gram matrix (its
     # trace / dim), whatever the pair count, dimension and norms; false: absolute.
     ridge_relative: bool = True
+    # W0: zero (plain ridge: shrinks the map) or orthogonal (the pairs' Procrustes map, so
+    # W stays an affine map pulled toward a rotation; ridge -> infinity is Procrustes).
+    shrink_toward: ShrinkToward = ShrinkToward.zero
     carry_normalize: bool = True
 
 
@@ -345,6 +349,9 @@ class SelfLearningMapping(ProcrustesMapping):
     # Keep the iteration whose map best fits held-out seed pairs, not the last one (on far
     # from isomorphic spaces the loop can drift away from the seed pairs).
     drift_guard: bool = True
+    # With the drift guard: stop after this many iterations without a better held-out seed
+    # cosine (null: run to the schedule's end or max_iterations).
+    drift_patience: int | None = number(10, ge=1)
 
 
 # ------------------------------------------------------------------------------------ model

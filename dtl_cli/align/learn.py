@@ -72,9 +72,10 @@ def fit_pairs(
     pairs: np.ndarray,
     ridge: float = 0.0,
     ridge_relative: bool = False,
+    shrink_toward: str = "zero",
 ):
     """(W, b) for ``method`` in linear/procrustes/none over index pairs [n, 2] of X -> Y
-    (``ridge``, ``ridge_relative``: see ``fit_linear``)."""
+    (``ridge``, ``ridge_relative``, ``shrink_toward``: see ``fit_linear``'s ``toward``)."""
     if method == "none":
         if X.shape[1] != Y.shape[1]:
             raise ValueError(
@@ -83,7 +84,7 @@ def fit_pairs(
         return identity_map(X.shape[1])
     A, B = X[pairs[:, 0]], Y[pairs[:, 1]]
     if method == "linear":
-        return fit_linear(A, B, ridge=ridge, relative=ridge_relative)
+        return fit_linear(A, B, ridge=ridge, relative=ridge_relative, toward=shrink_toward)
     if method == "procrustes":
         return fit_procrustes(A, B)
     raise ValueError(f"unknown mapping method {method!r}; expected one of {METHODS}")
@@ -99,6 +100,7 @@ def learn_map(
     steps: Sequence[str] = (),
     ridge: float = 0.0,
     ridge_relative: bool = False,
+    shrink_toward: str = "zero",
     self_learning: dict | None = None,
     multistep: MultiStep | None = None,
     log: Callable[[dict], None] | None = None,
@@ -110,8 +112,8 @@ def learn_map(
     "target_to_source" fits g: target -> source and returns its inverse as the forward
     map; for ``linear`` both ways are fitted by least squares, each on its own, whatever
     the direction. ``self_learning`` holds keyword arguments for ``fit_self_learning``.
-    ``ridge`` and ``ridge_relative`` are linear's (see ``fit_linear``). ``multistep``
-    (procrustes and self_learning) replaces the final orthogonal fit by the multi-step
+    ``ridge``, ``ridge_relative`` and ``shrink_toward`` are linear's (see ``fit_linear``).
+    ``multistep`` (procrustes and self_learning) replaces the final orthogonal fit by the multi-step
     framework (whitening, re-weighting, de-whitening) on the seed or induced dictionary.
 
     With ``steps``, the map learned between the normalised spaces is re-expressed on the
@@ -135,7 +137,7 @@ def learn_map(
     if method == "self_learning":
         W, b, history, fit_on = fit_self_learning(A, B, fit_on, log=log, **(self_learning or {}))
     else:
-        W, b = fit_pairs(method, A, B, fit_on, ridge, ridge_relative)
+        W, b = fit_pairs(method, A, B, fit_on, ridge, ridge_relative, shrink_toward)
     if not multistep.is_orthogonal:
         (W, b), shared = fit_multistep(A[fit_on[:, 0]], B[fit_on[:, 1]], multistep)
     # Each way is fitted the way it is used: a least-squares map's inverse is not the
@@ -143,7 +145,7 @@ def learn_map(
     # directions), so linear fits target -> source on its own. Orthogonal and multi-step
     # maps are square and invertible: their inverse is the exact map back.
     other = (
-        fit_pairs("linear", B, A, fit_on[:, ::-1], ridge, ridge_relative)
+        fit_pairs("linear", B, A, fit_on[:, ::-1], ridge, ridge_relative, shrink_toward)
         if method == "linear"
         else invert_map(W, b)
     )

@@ -21,11 +21,18 @@ def _check_pairs(X: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def fit_linear(
-    X: np.ndarray, Y: np.ndarray, ridge: float = 0.0, relative: bool = False
+    X: np.ndarray,
+    Y: np.ndarray,
+    ridge: float = 0.0,
+    relative: bool = False,
+    toward: str = "zero",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Least-squares affine map with bias from X [n, d_s] to Y [n, d_t].
 
-    ``ridge`` >= 0 adds ridge * ||W||_F^2 to the loss (the bias is not penalised). With
+    ``ridge`` >= 0 adds ridge * ||W - W0||_F^2 to the loss (the bias is not penalised),
+    where W0 is 0 (``toward="zero"``, plain ridge) or the orthogonal map of the same pairs
+    (``toward="orthogonal"``: U V^T of the centred cross-covariance's SVD, semi-orthogonal
+    when d_s != d_t), so a large ridge gives Procrustes instead of a map shrunk to 0. With
     ``relative`` the penalty is ridge times the mean eigenvalue of the centred Gram matrix
     Xc^T Xc (its trace / d_s), so one value shrinks alike whatever the number of pairs, the
     dimension or the norms: ridge = 1 adds the average variance to every direction.
@@ -34,19 +41,35 @@ def fit_linear(
     X, Y = _check_pairs(X, Y)
     if ridge < 0:
         raise ValueError(f"ridge must be >= 0, got {ridge}")
+    if toward not in SHRINK_TARGETS:
+        raise ValueError(f"toward must be one of {SHRINK_TARGETS}, got {toward!r}")
     n, d_s = X.shape
     if relative:
         ridge = ridge * float(((X - X.mean(axis=0)) ** 2).sum()) / d_s
     Xa = np.hstack([X, np.ones((n, 1))])  # [n, d_s + 1]
     if ridge > 0:
         # Ridge as extra rows: sqrt(ridge) * I on the W columns, 0 on the bias column.
+        # Their targets are sqrt(ridge) * W0^T, so the rows pull W toward W0.
         penalty = np.hstack([np.sqrt(ridge) * np.eye(d_s), np.zeros((d_s, 1))])
+        prior = _orthogonal_factor(X, Y) if toward == "orthogonal" else None
+        pulled = np.zeros((d_s, Y.shape[1])) if prior is None else np.sqrt(ridge) * prior.T
         Xa = np.vstack([Xa, penalty])
-        Y = np.vstack([Y, np.zeros((d_s, Y.shape[1]))])
+        Y = np.vstack([Y, pulled])
     coef, *_ = np.linalg.lstsq(Xa, Y, rcond=None)  # [d_s + 1, d_t]
     W = coef[:d_s].T
     b = coef[d_s]
     return W.astype(np.float32), b.astype(np.float32)
+
+
+# What fit_linear's ridge pulls W toward.
+SHRINK_TARGETS = ("zero", "orthogonal")
+
+
+def _orthogonal_factor(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """U V^T [d_t, d_s] from the thin SVD of the centred cross-covariance Yc^T Xc."""
+    cross = (Y - Y.mean(axis=0)).T @ (X - X.mean(axis=0))
+    U, _, Vt = np.linalg.svd(cross, full_matrices=False)
+    return U @ Vt
 
 
 def fit_procrustes(

@@ -276,6 +276,7 @@ def fit_self_learning(
     seed: int = 0,
     keep_seed: bool = False,
     drift_guard: bool = False,
+    drift_patience: int | None = None,
     log: Callable[[dict], None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, list[dict], np.ndarray]:
     """Learn an orthogonal map plus bias X -> Y by self-learning from ``seed_pairs``.
@@ -291,7 +292,10 @@ def fit_self_learning(
     ``seed_cosine`` on them and returns
     the map (and dictionary) of the iteration that scored best (the later on ties),
     instead of the last: on spaces far from isomorphic the loop can drift away from the
-    seed pairs. Seeds of fewer than 5 source words leave it off.
+    seed pairs. Seeds of fewer than 5 source words leave it off. With ``drift_patience``
+    (and the guard on) the loop also stops once that many iterations have passed without
+    a new best, since the map returned is then already decided unless the drift reverses;
+    the last history entry says so in ``stopped``.
 
     Returns W [d, d], b [d] (float32, fitted on the final induced dictionary, or with
     ``drift_guard`` on the best iteration's), the history and that dictionary (int64
@@ -331,6 +335,12 @@ def fit_self_learning(
         if log is not None:
             log(entry)
         if schedule.stop(iteration, objective):
+            break
+        if guard is not None and drift_patience and iteration - guard.iteration >= drift_patience:
+            entry["stopped"] = (
+                f"no better held-out seed cosine for {drift_patience} iterations "
+                f"since iteration {guard.iteration}"
+            )
             break
     if guard is not None:
         history[-1]["kept_iteration"] = guard.iteration

@@ -129,7 +129,8 @@ def _self_learning_args(m: DictConfig, seed: int) -> dict:
     if not is_a(m, SelfLearningMapping):
         return {"seed": seed}
     keys = ("cutoff", "csls_k", "keep_prob", "patience", "min_improvement", "max_iterations")
-    return {**{k: m[k] for k in (*keys, "batch_size", "keep_seed", "drift_guard")}, "seed": seed}
+    keys += ("batch_size", "keep_seed", "drift_guard", "drift_patience")
+    return {**{k: m[k] for k in keys}, "seed": seed}
 
 
 def _build(cfg: DictConfig, source: Space, target: Space, tmp: Path) -> dict:
@@ -154,6 +155,7 @@ def _build(cfg: DictConfig, source: Space, target: Space, tmp: Path) -> dict:
             steps=[str(step) for step in m.normalize],
             ridge=m.ridge if is_a(m, LinearMapping) else 0.0,
             ridge_relative=bool(is_a(m, LinearMapping) and m.ridge_relative),
+            shrink_toward=str(m.shrink_toward) if is_a(m, LinearMapping) else "zero",
             self_learning=_self_learning_args(m, cfg.seed),
             multistep=multistep_steps(m),
             log=log,
@@ -161,10 +163,11 @@ def _build(cfg: DictConfig, source: Space, target: Space, tmp: Path) -> dict:
     if m.method == "self_learning":
         info["history"] = learned.history
         last = learned.history[-1]
+        stopped = f"; stopped: {last['stopped']}" if "stopped" in last else ""
         ui.info(
             f"self-learning: {len(learned.history)} iterations, objective "
             f"{learned.history[0]['objective']:.4f} -> {last['objective']:.4f}, "
-            f"{last['pairs']} induced pairs"
+            f"{last['pairs']} induced pairs{stopped}"
         )
         _say_drift(learned.history)
     fitted = Map(learned.W, learned.b, learned.W_reverse, learned.b_reverse, learned.shared, info)

@@ -127,6 +127,31 @@ def test_relative_ridge_shrinks_alike_at_any_scale_and_pair_count():
     assert np.linalg.norm(W) < 0.7 * np.linalg.norm(fit_linear(X, Y)[0])
 
 
+def test_ridge_toward_orthogonal_goes_from_least_squares_to_procrustes():
+    rng = np.random.default_rng(3)
+    Q = _orthogonal(5, rng)
+    X = rng.normal(size=(40, 5)) * np.array([3.0, 1.0, 1.0, 0.3, 0.1])  # weak directions
+    Y = X @ Q.T + 0.3 * rng.normal(size=(40, 5)) + 2.0
+    W_ls, b_ls = fit_linear(X, Y)
+    W_0, b_0 = fit_linear(X, Y, ridge=0.0, toward="orthogonal")
+    np.testing.assert_allclose(W_0, W_ls, atol=1e-5)  # no ridge: no pull at all
+    W_rot, b_rot = fit_procrustes(X, Y)
+    W_inf, b_inf = fit_linear(X, Y, ridge=1e7, relative=True, toward="orthogonal")
+    np.testing.assert_allclose(W_inf, W_rot, atol=1e-4)  # the limit is Procrustes, not 0
+    np.testing.assert_allclose(b_inf, b_rot, atol=1e-3)
+    # In between, W is nearer the rotation than least squares is, and not shrunk.
+    W_mid, _ = fit_linear(X, Y, ridge=1.0, relative=True, toward="orthogonal")
+    assert np.linalg.norm(W_mid - Q) < np.linalg.norm(W_ls - Q)
+    W_zero, _ = fit_linear(X, Y, ridge=1.0, relative=True)
+    assert np.linalg.norm(W_mid) > np.linalg.norm(W_zero)
+    # Unequal dimensions get the semi-orthogonal factor: ridge -> infinity gives W with
+    # orthonormal rows from 5 to 3 dimensions.
+    W_wide, _ = fit_linear(X, Y[:, :3], ridge=1e7, relative=True, toward="orthogonal")
+    np.testing.assert_allclose(W_wide @ W_wide.T, np.eye(3), atol=1e-4)
+    with pytest.raises(ValueError, match="toward"):
+        fit_linear(X, Y, ridge=1.0, toward="identity")
+
+
 def test_apply_map_uses_row_convention():
     W = np.array([[1.0, 2.0], [0.0, 1.0], [3.0, 0.0]])
     b = np.array([1.0, 0.0, -1.0])

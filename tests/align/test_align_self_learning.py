@@ -363,6 +363,21 @@ def test_drift_guard_keeps_the_map_that_still_translates_the_held_out_seed_pairs
     assert not np.isin(pairs[:, 0], held[:, 0]).any()  # never fitted on the held-out words
 
 
+def test_drift_patience_stops_the_loop_once_the_kept_map_is_decided():
+    X, Y, seed = _drifting()
+    args = {"cutoff": 1100, "patience": 2, "max_iterations": 20, "seed": 0, "drift_guard": True}
+    W_all, b_all, full, _ = fit_self_learning(X, Y, seed, **args)
+    W, b, history, _ = fit_self_learning(X, Y, seed, drift_patience=2, **args)
+    kept = history[-1]["kept_iteration"]
+    assert len(history) == kept + 2 < len(full)  # two iterations past the best, then stop
+    assert "no better held-out seed cosine for 2 iterations" in history[-1]["stopped"]
+    assert "stopped" not in full[-1]
+    # The same map as the full run's: that run's best came before the stop too.
+    assert full[-1]["kept_iteration"] == kept
+    np.testing.assert_allclose(W, W_all, atol=1e-6)
+    np.testing.assert_allclose(b, b_all, atol=1e-6)
+
+
 def test_keep_seed_puts_the_seed_pairs_into_every_dictionary():
     X, Y, seed = _drifting()
     args = {"cutoff": 1100, "patience": 2, "max_iterations": 6, "seed": 0}
