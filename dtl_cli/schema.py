@@ -67,6 +67,7 @@ ModelName = choice("ModelName", "dan cnn bilstm")
 Optimizer = choice("Optimizer", "adam sgd rmsprop")
 ClassWeight = choice("ClassWeight", "none balanced")
 LabelShift = choice("LabelShift", "em none")
+Calibration = choice("Calibration", "temperature none")
 Combine = choice("Combine", "ensemble none")
 WeightBy = choice("WeightBy", "accuracy log_likelihood")
 Strategy = choice("Strategy", "zero_shot full frozen_embeddings head_only gradual")
@@ -364,6 +365,9 @@ class AdaptConfig:
     without its labels (never the test split), before any k-shot fine-tuning."""
 
     label_shift: LabelShift = LabelShift.em  # em: target class priors by EM (Saerens 2002)
+    # The target-only classifier's outputs are calibrated before its EM: temperature = one
+    # temperature fitted on out-of-fold outputs of its k examples, built into the model.
+    calibration: Calibration = Calibration.temperature
     # Self-training runs until the pseudo-labels' class shares settle (move at most
     # self_training_tolerance between rounds; 0 = every round), at most this many rounds:
     # each round's student re-estimates the priors, which move toward the target's by steps.

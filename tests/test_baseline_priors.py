@@ -1,14 +1,22 @@
 """The target-only baseline (and the k-shot mix's target-only side, the same classifier) gets
-the transfer's label-shift EM: priors from its own outputs on the pool's text, its output
-layer shifted to them."""
+the transfer's label-shift EM: calibrated by a temperature from out-of-fold outputs of its
+k examples, priors from its own outputs on the pool's text, its output layer shifted to them."""
 
 import keras
 import numpy as np
+import pytest
 
+from dtl_cli.adapt.label_shift import adjust_priors, with_temperature
 from dtl_cli.hydra_app import compose_config
 from dtl_cli.models.classifier import Architecture, build_classifier
-from dtl_cli.models.training import fit_classifier, predict_classes
-from dtl_cli.stages.adaptation import target_only_priors
+from dtl_cli.models.training import fit_classifier, predict_classes, predict_probabilities
+from dtl_cli.stages.adaptation import as_shifted, target_only_shift
+
+UNCALIBRATED = ["model.finetune.adapt.calibration=none"]
+
+
+def _unused():
+    raise AssertionError("no out-of-fold probabilities needed here")
 
 
 def _noisy_task(rng, n_docs, share0, n_words=40, dim=8, max_len=8):
@@ -45,7 +53,8 @@ def test_baseline_em_moves_its_priors_toward_the_pools_and_raises_pool_accuracy(
     )
     before = np.mean(predict_classes(model, ids) == labels)
 
-    priors = target_only_priors(compose_config([]), model, labels[sample], ids)
+    shift = target_only_shift(compose_config(UNCALIBRATED), model, labels[sample], ids, _unused)
+    priors = np.asarray(shift["priors"])
 
     after = np.mean(predict_classes(model, ids) == labels)
     assert abs(priors.sum() - 1) < 1e-9
@@ -59,7 +68,7 @@ def test_a_class_missing_from_the_sample_leaves_the_baseline_alone():
     model = build_classifier(Architecture(name="dan", hidden=(8,)), matrix, 2)
     bias = model.get_layer("classes").get_weights()[1].copy()
     only_zeros = np.flatnonzero(labels == 0)[:5]
-    assert target_only_priors(compose_config([]), model, labels[only_zeros], ids) is None
+    assert target_only_shift(compose_config([]), model, labels[only_zeros], ids, _unused) == {}
     np.testing.assert_array_equal(model.get_layer("classes").get_weights()[1], bias)
 
 
@@ -69,5 +78,35 @@ def test_without_em_the_baseline_is_left_alone():
     model = build_classifier(Architecture(name="dan", hidden=(8,)), matrix, 2)
     bias = model.get_layer("classes").get_weights()[1].copy()
     cfg = compose_config(["model.finetune.adapt.label_shift=none"])
-    assert target_only_priors(cfg, model, labels[:20], ids) is None
+    assert target_only_shift(cfg, model, labels[:20], ids, _unused) == {}
     np.testing.assert_array_equal(model.get_layer("classes").get_weights()[1], bias)
+
+
+def test_the_calibration_temperature_is_built_into_the_model_before_em():
+    rng = np.random.default_rng(3)
+    matrix, ids, labels = _noisy_task(rng, 400, share0=0.8)
+    model = build_classifier(Architecture(name="dan", hidden=(8,)), matrix, 2)
+    before = predict_probabilities(model, ids)
+    sample = np.concatenate([np.flatnonzero(labels == c)[:10] for c in (0, 1)])
+    # Held-out outputs that give 0.9 to the class they pick and are right 15 times in 20:
+    # 0.75 is what that confidence should be, log-odds log 3 instead of log 9, so T = 2.
+    picked = np.where(np.arange(20) % 4 == 3, 1 - labels[sample], labels[sample])
+    held = np.where(picked[:, None] == [0, 1], 0.9, 0.1)
+    shift = target_only_shift(compose_config([]), model, labels[sample], ids, lambda: held)
+    assert shift["temperature"] == pytest.approx(2.0, rel=0.02)
+    # The model now gives its old outputs at that temperature, moved to the EM priors.
+    expected = adjust_priors(
+        with_temperature(before, shift["temperature"]), [0.5, 0.5], shift["priors"]
+    )
+    np.testing.assert_allclose(predict_probabilities(model, ids), expected, atol=1e-4)
+
+
+def test_out_of_fold_outputs_are_calibrated_and_shifted_as_their_models_would_be():
+    probs = np.array([[0.6, 0.4], [0.3, 0.7], [0.9, 0.1]])
+    shares = np.array([[0.5, 0.5], [0.5, 0.5], [1.0, 0.0]])  # the last fold's model saw one class
+    shift = {"temperature": 0.5, "priors": [0.8, 0.2]}
+    out = as_shifted(probs, shares, shift)
+    sharp = with_temperature(probs, 0.5)
+    np.testing.assert_allclose(out[:2], adjust_priors(sharp[:2], [0.5, 0.5], [0.8, 0.2]))
+    np.testing.assert_allclose(out[2], sharp[2])  # not shifted, as target_only_shift leaves it
+    np.testing.assert_allclose(as_shifted(probs, shares, {}), probs)

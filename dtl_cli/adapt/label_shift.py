@@ -2,7 +2,10 @@
 
 A classifier trained where the classes have priors p_s(y) outputs p_s(y|x). If only the priors
 change in the new domain, p_t(y|x) is proportional to p_s(y|x) * p_t(y) / p_s(y), and p_t(y)
-is the fixed point of EM over unlabelled documents of the new domain.
+is the fixed point of EM over unlabelled documents of the new domain. EM needs calibrated
+outputs: an under-confident classifier (a few examples, early stopping) drives the fixed point
+toward one class, so `fit_temperature` calibrates on held-out labelled outputs first
+(Alexandari, Kundaje & Shrikumar, ICML 2020, with a temperature only).
 """
 
 from __future__ import annotations
@@ -55,3 +58,27 @@ def estimate_priors(
         if done:
             break
     return priors
+
+
+def with_temperature(probs: np.ndarray, temperature: float) -> np.ndarray:
+    """Probabilities [n, c] with their log-odds divided by `temperature` (> 1 softer)."""
+    logits = np.log(np.clip(np.asarray(probs, dtype=np.float64), 1e-12, 1.0)) / temperature
+    logits -= logits.max(axis=1, keepdims=True)
+    weights = np.exp(logits)
+    return weights / weights.sum(axis=1, keepdims=True)
+
+
+def fit_temperature(probs: np.ndarray, labels: np.ndarray, bounds=(0.05, 20.0)) -> float:
+    """The temperature in `bounds` that maximises the mean log-likelihood of `labels` [n]
+    under `with_temperature(probs [n, c], T)`; probabilities must come from models that did
+    not train on those examples (out of fold)."""
+    from scipy.optimize import minimize_scalar
+
+    labels = np.asarray(labels)
+    rows = np.arange(len(labels))
+
+    def loss(log_t: float) -> float:
+        return -float(np.log(with_temperature(probs, np.exp(log_t))[rows, labels]).mean())
+
+    fit = minimize_scalar(loss, bounds=np.log(bounds), method="bounded")
+    return float(np.exp(fit.x))

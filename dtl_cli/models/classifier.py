@@ -155,6 +155,15 @@ def shift_priors(model: keras.Model, old: np.ndarray, new: np.ndarray) -> None:
     layer.set_weights([kernel, (bias + shift).astype(bias.dtype)])
 
 
+def divide_logits(model: keras.Model, temperature: float) -> None:
+    """Temperature scaling built into the model in place: the output layer's kernel and bias
+    divided by `temperature` (label_shift.with_temperature on its outputs)."""
+    layer = model.get_layer("classes")
+    kernel, bias = layer.get_weights()
+    scaled = [(w / temperature).astype(w.dtype) for w in (kernel, bias)]
+    layer.set_weights(scaled)
+
+
 def set_head_weights(model: keras.Model, dense: list[list[np.ndarray]]) -> None:
     """Load [kernel, bias] pairs, in order, into the head's "hidden_*" layers and "classes"
     (e.g. a head trained elsewhere on the encoder's output)."""

@@ -17,10 +17,16 @@ from dtl_cli import ui
 from dtl_cli.adapt.adversarial import AdversarialHead, train_adversarial
 from dtl_cli.adapt.ensemble import choose_weight, out_of_fold
 from dtl_cli.adapt.label_free import LabelFreeOptions, adapt_to_target
-from dtl_cli.adapt.label_shift import estimate_priors
+from dtl_cli.adapt.label_shift import (
+    adjust_priors,
+    estimate_priors,
+    fit_temperature,
+    with_temperature,
+)
 from dtl_cli.errors import ConfigError
 from dtl_cli.models.classifier import (
     adapt_normalization,
+    divide_logits,
     set_head_weights,
     shift_priors,
     transplant,
@@ -177,18 +183,59 @@ def label_free(cfg, pool_ids, matrix, source_model, source_labels, source: Sourc
     return model, record
 
 
-def target_only_priors(cfg, model, labels: np.ndarray, unlabelled: np.ndarray):
-    """The target-only classifier's own label-shift EM (model.finetune.adapt.label_shift):
-    target priors [c] from its outputs on `unlabelled` [n, len], its output layer shifted to
-    them from its k-shot sample's class shares (`labels` [k]). None (and the model left
-    alone) without EM or when a class is missing from the sample."""
+def target_only_shift(cfg, model, labels: np.ndarray, unlabelled: np.ndarray, held_out) -> dict:
+    """The target-only classifier's own label-shift EM (model.finetune.adapt.label_shift), in
+    place: with calibration=temperature its logits are first divided by the temperature fitted
+    on `held_out()` (out-of-fold probabilities [k, c] of its k examples `labels` [k]); then
+    the target priors [c] come from its outputs on `unlabelled` [n, len] and its output layer
+    is shifted to them from the sample's class shares. Returns {"temperature", "priors"}
+    as applied; {} (the model left alone) without EM or when a class is missing."""
+    a = cfg.model.finetune.adapt
     n_classes = int(model.output_shape[-1])
     under = np.bincount(labels, minlength=n_classes) / len(labels)
-    if cfg.model.finetune.adapt.label_shift != "em" or not under.all():
-        return None
+    if a.label_shift != "em" or not under.all():
+        return {}
+    record = {}
+    if a.calibration == "temperature":
+        record["temperature"] = fit_temperature(held_out(), labels)
+        divide_logits(model, record["temperature"])
     priors = estimate_priors(predict_probabilities(model, unlabelled), under)
     shift_priors(model, under, priors)
-    return priors
+    return {**record, "priors": priors.tolist()}
+
+
+def target_only_out_of_fold(cfg, matrix, ids, labels, n_classes: int, seed: int):
+    """(probabilities [k, c], class shares [k, c]): each of the k examples `ids` [k, len]
+    predicted by a target-only classifier over `matrix` trained on the other folds, and the
+    class shares of that classifier's training rows (what a prior shift starts from)."""
+    shares = np.zeros((len(labels), n_classes))
+
+    def fit_predict(train: np.ndarray, held: np.ndarray) -> np.ndarray:
+        model = entries.build_model(cfg, matrix, n_classes, seed)
+        _fit(cfg, model, ids[train], labels[train], what="target-only, CV", seed=seed)
+        shares[held] = np.bincount(labels[train], minlength=n_classes) / len(train)
+        return predict_probabilities(model, ids[held])
+
+    probs = out_of_fold(
+        len(labels), labels, fit_predict, folds=CV_FOLDS, seed=seed, n_classes=n_classes
+    )
+    return probs, shares
+
+
+def as_shifted(probs: np.ndarray, shares: np.ndarray, shift: dict) -> np.ndarray:
+    """Out-of-fold probabilities [k, c] (from models trained at class `shares` [k, c]) as
+    those models would give them after `target_only_shift`'s `shift` (temperature, priors);
+    rows whose model missed a class keep their priors, as target_only_shift leaves it."""
+    if "temperature" in shift:
+        probs = with_temperature(probs, shift["temperature"])
+    if "priors" not in shift:
+        return probs
+    out = probs.copy()
+    for old in np.unique(shares, axis=0):
+        rows = (shares == old).all(axis=1)
+        if old.all():
+            out[rows] = adjust_priors(probs[rows], old, np.asarray(shift["priors"]))
+    return out
 
 
 def combine(cfg, model, target_matrix, ids, labels, unlabelled, seed: int, *, refit=None):
@@ -199,7 +246,7 @@ def combine(cfg, model, target_matrix, ids, labels, unlabelled, seed: int, *, re
     same training on the k examples, the same label-shift EM on `unlabelled` [n, len]), so
     weight 0 is the baseline itself; the prediction is weight * model + (1 - weight) *
     target-only, the weight chosen on the k examples against out-of-fold target-only
-    probabilities (each fold's model shifted to the same priors; record["weight"]).
+    probabilities (each fold's model calibrated and shifted alike; record["weight"]).
     `refit(rows)` rebuilds `model` from the examples `rows` alone when it was fine-tuned on
     them; None = it never saw them.
     """
@@ -210,27 +257,17 @@ def combine(cfg, model, target_matrix, ids, labels, unlabelled, seed: int, *, re
         return None, {}
     n_classes = int(model.output_shape[-1])
 
-    def target_only(rows: np.ndarray, what: str):
-        m = entries.build_model(cfg, target_matrix, n_classes, seed)
-        _fit(cfg, m, ids[rows], labels[rows], what=what, seed=seed)
-        return m
-
-    full = target_only(np.arange(len(labels)), "target-only")
-    priors = target_only_priors(cfg, full, labels, unlabelled)
-
-    def held_out(train: np.ndarray, held: np.ndarray) -> np.ndarray:
-        m = target_only(train, "target-only, CV")
-        under = np.bincount(labels[train], minlength=n_classes) / len(train)
-        if priors is not None and under.all():
-            shift_priors(m, under, priors)
-        return predict_probabilities(m, ids[held])
+    full = entries.build_model(cfg, target_matrix, n_classes, seed)
+    _fit(cfg, full, ids, labels, what="target-only", seed=seed)
+    raw, shares = target_only_out_of_fold(cfg, target_matrix, ids, labels, n_classes, seed)
+    shift = target_only_shift(cfg, full, labels, unlabelled, lambda: raw)
+    theirs = as_shifted(raw, shares, shift)
 
     def folds(fit_predict):
         return out_of_fold(
             len(labels), labels, fit_predict, folds=CV_FOLDS, seed=seed, n_classes=n_classes
         )
 
-    theirs = folds(held_out)
     if refit is None:
         mine = predict_probabilities(model, ids)
     else:
@@ -242,6 +279,8 @@ def combine(cfg, model, target_matrix, ids, labels, unlabelled, seed: int, *, re
         f"({CV_FOLDS}-fold CV, by {by.replace('_', '-')})"
     )
     record = {"combine": how, "weight": weight, "weight_by": str(by)}
-    if priors is not None:
-        record["target_only_priors"] = priors.tolist()
+    if "priors" in shift:
+        record["target_only_priors"] = shift["priors"]
+    if "temperature" in shift:
+        record["target_only_temperature"] = shift["temperature"]
     return (None if weight == 1.0 else full), record

@@ -51,8 +51,8 @@ VERSIONS = {
     "map": 2,  # 2: linear fits target -> source on its own; self-learning drift guard
     "bli": 1,
     "adapted": 1,
-    "finetune": 4,  # 4: the mix's target-only side has the baseline's own EM priors
-    "baseline": 2,  # 2: its own label-shift EM (model.finetune.adapt.label_shift)
+    "finetune": 5,  # 5: the mix's target-only side is calibrated before its EM, as the baseline
+    "baseline": 3,  # 3: calibrated (adapt.calibration) before its own label-shift EM
 }
 # kind -> its files (`?` = only for some configs), for docs/architecture.md and `dtl store`.
 FILES = {
@@ -223,8 +223,10 @@ def bli_key(cfg: DictConfig) -> str:
 def adapted_key(cfg: DictConfig) -> str:
     """The transferred classifier adapted without labels: the source classifier and the map,
     the target text (pool + unlabelled files) and `model.finetune.adapt.*`; no k-shot label."""
+    adapt = _plain(cfg.model.finetune.adapt)
+    adapt.pop("calibration", None)  # the target-only side's, read by finetune and baseline
     payload = {
-        "adapt": _plain(cfg.model.finetune.adapt),
+        "adapt": adapt,
         "classifier": classifier_key(cfg),
         "map": map_key(cfg),
         "corpus": corpus_key(cfg, "target"),
@@ -260,6 +262,7 @@ def baseline_key(cfg: DictConfig, k: int | str, repeat: int) -> str:
     payload = {
         "model": _model(cfg),
         "label_shift": str(cfg.model.finetune.adapt.label_shift),
+        "calibration": str(cfg.model.finetune.adapt.calibration),
         "space": _space(cfg, "target"),
         "corpus": [corpus_key(cfg, "target"), corpus_key(cfg, "source")],
         "k": k,

@@ -255,10 +255,16 @@ def _baseline(cfg, target: _Target, k, repeat: int, tmp: Path, run_dir: Path) ->
         )
     _say_if_no_validation(cfg, history, len(sample))
     info = {"kind": "target_only", "k": len(sample), "repeat": repeat, "history": history}
-    priors = adaptation.target_only_priors(
-        cfg, model, target.train.labels[sample], target.unlabelled
+    ids, labels = target.train.ids[sample], target.train.labels[sample]
+    shift = adaptation.target_only_shift(
+        cfg,
+        model,
+        labels,
+        target.unlabelled,
+        lambda: adaptation.target_only_out_of_fold(
+            cfg, matrix, ids, labels, len(target.classes), seed
+        )[0],
     )
-    if priors is not None:
-        info["priors"] = priors.tolist()
+    info.update(shift)
     sizes = entries.write_trained(tmp, "baseline", model, matrix, info)
     return {"kind": "target_only", "k": len(sample), **sizes}

@@ -1,9 +1,15 @@
-"""EM label-shift correction recovers planted class priors."""
+"""EM label-shift correction recovers planted class priors, after calibrating an
+under-confident classifier by a temperature."""
 
 import numpy as np
 import pytest
 
-from dtl_cli.adapt.label_shift import adjust_priors, estimate_priors
+from dtl_cli.adapt.label_shift import (
+    adjust_priors,
+    estimate_priors,
+    fit_temperature,
+    with_temperature,
+)
 
 
 def _calibrated_probs(rng, priors, n=20000, separation=1.5):
@@ -47,3 +53,27 @@ def test_priors_stay_above_the_floor():
     probs = np.tile([[0.999, 0.001]], (100, 1))
     estimate = estimate_priors(probs, [0.5, 0.5], floor=0.01)
     assert estimate.min() >= 0.01 - 1e-12 and estimate.sum() == pytest.approx(1.0)
+
+
+def test_a_temperature_fitted_on_held_out_labels_recovers_the_planted_one():
+    rng = np.random.default_rng(3)
+    calibrated, _ = _calibrated_probs(rng, np.array([0.5, 0.5]), n=4000)
+    labels = (rng.random(len(calibrated)) < calibrated[:, 1]).astype(int)  # drawn from them
+    for planted in (0.25, 4.0):  # over- and under-confident outputs
+        shown = with_temperature(calibrated, planted)  # what the classifier says
+        assert fit_temperature(shown, labels) == pytest.approx(1 / planted, rel=0.1)
+    assert with_temperature(calibrated, 1.0) == pytest.approx(calibrated)
+
+
+def test_an_under_confident_classifier_misleads_em_and_its_temperature_fixes_that():
+    rng = np.random.default_rng(4)
+    # Held-out labelled outputs, balanced as a k-shot sample is, and an unlabelled 70:30
+    # target, both from a classifier whose log-odds are 5 times too small.
+    held, held_labels = _calibrated_probs(rng, np.array([0.5, 0.5]), n=300)
+    target, _ = _calibrated_probs(rng, np.array([0.7, 0.3]))
+    timid = lambda p: with_temperature(p, 5.0)  # noqa: E731
+    raw = estimate_priors(timid(target), np.array([0.5, 0.5]))
+    assert raw[0] > 0.8  # EM overshoots toward the majority class
+    temperature = fit_temperature(timid(held), held_labels)
+    fixed = estimate_priors(with_temperature(timid(target), temperature), np.array([0.5, 0.5]))
+    assert fixed == pytest.approx([0.7, 0.3], abs=0.03)

@@ -131,6 +131,8 @@ def test_missing_upstream_runs_first_and_k_shot_trains_a_real_baseline(shared):
     mixed = json.loads((Path(shot["entry"]) / "finetune.json").read_text())["combine"]
     baseline = json.loads((Path(shot["baseline_entry"]) / "baseline.json").read_text())
     assert mixed["target_only_priors"] == baseline["priors"]
+    # ... calibrated alike before its EM: the temperature from its out-of-fold outputs.
+    assert mixed["target_only_temperature"] == baseline["temperature"] > 0
 
 
 def test_sweep_over_two_mappings_pretrains_once(shared):
