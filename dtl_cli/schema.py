@@ -366,7 +366,8 @@ class AdaptConfig:
 
     label_shift: LabelShift = LabelShift.em  # em: target class priors by EM (Saerens 2002)
     # The target-only classifier's outputs are calibrated before its EM: temperature = one
-    # temperature fitted on out-of-fold outputs of its k examples, built into the model.
+    # temperature (at most 1: it only sharpens) fitted on out-of-fold outputs of its k
+    # examples, built into the model.
     calibration: Calibration = Calibration.temperature
     # Self-training runs until the pseudo-labels' class shares settle (move at most
     # self_training_tolerance between rounds; 0 = every round), at most this many rounds:

@@ -88,17 +88,21 @@ def test_the_calibration_temperature_is_built_into_the_model_before_em():
     model = build_classifier(Architecture(name="dan", hidden=(8,)), matrix, 2)
     before = predict_probabilities(model, ids)
     sample = np.concatenate([np.flatnonzero(labels == c)[:10] for c in (0, 1)])
-    # Held-out outputs that give 0.9 to the class they pick and are right 15 times in 20:
-    # 0.75 is what that confidence should be, log-odds log 3 instead of log 9, so T = 2.
+    # Held-out outputs that give 0.6 to the class they pick and are right 15 times in 20:
+    # 0.75 is what that confidence should be, log-odds log 3 instead of log 1.5.
     picked = np.where(np.arange(20) % 4 == 3, 1 - labels[sample], labels[sample])
-    held = np.where(picked[:, None] == [0, 1], 0.9, 0.1)
-    shift = target_only_shift(compose_config([]), model, labels[sample], ids, lambda: held)
-    assert shift["temperature"] == pytest.approx(2.0, rel=0.02)
+    timid = np.where(picked[:, None] == [0, 1], 0.6, 0.4)
+    shift = target_only_shift(compose_config([]), model, labels[sample], ids, lambda: timid)
+    assert shift["temperature"] == pytest.approx(np.log(1.5) / np.log(3), rel=0.02)
     # The model now gives its old outputs at that temperature, moved to the EM priors.
-    expected = adjust_priors(
-        with_temperature(before, shift["temperature"]), [0.5, 0.5], shift["priors"]
-    )
+    sharp = with_temperature(before, shift["temperature"])
+    expected = adjust_priors(sharp, [0.5, 0.5], shift["priors"])
     np.testing.assert_allclose(predict_probabilities(model, ids), expected, atol=1e-4)
+    # Outputs too confident (0.9, right 15 times in 20: T = 2) are never softened.
+    bold = np.where(picked[:, None] == [0, 1], 0.9, 0.1)
+    model = build_classifier(Architecture(name="dan", hidden=(8,)), matrix, 2)
+    shift = target_only_shift(compose_config([]), model, labels[sample], ids, lambda: bold)
+    assert shift["temperature"] == pytest.approx(1.0, abs=1e-3)
 
 
 def test_out_of_fold_outputs_are_calibrated_and_shifted_as_their_models_would_be():

@@ -37,6 +37,12 @@ from dtl_cli.stages.common import training_args
 
 COMBINE = ("ensemble", "none")
 CV_FOLDS = 3
+# The target-only side's calibration temperature, fitted on its k out-of-fold outputs, is
+# only allowed to sharpen: a temperature estimated too high (outputs softened) makes EM
+# overshoot toward the majority class, one too low only leaves EM short of the shift. At
+# k = 10 the estimate swings from 0.05 to 2.7 (dev task), and the softened ones collapsed
+# two samples to the majority class.
+TEMPERATURES = (0.05, 1.0)
 # (source embedding matrix [V_s + 2, d], source ids [n, len], source labels [n])
 SourceLoader = Callable[[], tuple[np.ndarray, np.ndarray, np.ndarray]]
 
@@ -186,7 +192,8 @@ def label_free(cfg, pool_ids, matrix, source_model, source_labels, source: Sourc
 def target_only_shift(cfg, model, labels: np.ndarray, unlabelled: np.ndarray, held_out) -> dict:
     """The target-only classifier's own label-shift EM (model.finetune.adapt.label_shift), in
     place: with calibration=temperature its logits are first divided by the temperature fitted
-    on `held_out()` (out-of-fold probabilities [k, c] of its k examples `labels` [k]); then
+    on `held_out()` (out-of-fold probabilities [k, c] of its k examples `labels` [k]), at
+    most 1 (see TEMPERATURES); then
     the target priors [c] come from its outputs on `unlabelled` [n, len] and its output layer
     is shifted to them from the sample's class shares. Returns {"temperature", "priors"}
     as applied; {} (the model left alone) without EM or when a class is missing."""
@@ -197,7 +204,7 @@ def target_only_shift(cfg, model, labels: np.ndarray, unlabelled: np.ndarray, he
         return {}
     record = {}
     if a.calibration == "temperature":
-        record["temperature"] = fit_temperature(held_out(), labels)
+        record["temperature"] = fit_temperature(held_out(), labels, bounds=TEMPERATURES)
         divide_logits(model, record["temperature"])
     priors = estimate_priors(predict_probabilities(model, unlabelled), under)
     shift_priors(model, under, priors)
