@@ -51,8 +51,8 @@ VERSIONS = {
     "map": 2,  # 2: linear fits target -> source on its own; self-learning drift guard
     "bli": 1,
     "adapted": 1,
-    "finetune": 5,  # 5: the mix's target-only side is calibrated before its EM, as the baseline
-    "baseline": 3,  # 3: calibrated (adapt.calibration) before its own label-shift EM
+    "finetune": 6,  # 5-6: the mix's target-only side calibrated before its EM (6: T <= 1)
+    "baseline": 4,  # 3-4: calibrated (adapt.calibration) before its own EM (4: T <= 1)
 }
 # kind -> its files (`?` = only for some configs), for docs/architecture.md and `dtl store`.
 FILES = {
