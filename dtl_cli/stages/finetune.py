@@ -266,5 +266,11 @@ def _baseline(cfg, target: _Target, k, repeat: int, tmp: Path, run_dir: Path) ->
         )[0],
     )
     info.update(shift)
+    if shift:
+        calibrated = f"temperature {shift['temperature']:.2f}, " if "temperature" in shift else ""
+        ui.info(
+            f"target-only k={len(sample)}: {calibrated}label-shift EM priors "
+            f"{np.round(shift['priors'], 3).tolist()}"
+        )
     sizes = entries.write_trained(tmp, "baseline", model, matrix, info)
     return {"kind": "target_only", "k": len(sample), **sizes}

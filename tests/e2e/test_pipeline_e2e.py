@@ -115,6 +115,7 @@ def test_missing_upstream_runs_first_and_k_shot_trains_a_real_baseline(shared):
     result = run_dtl(["evaluate", "evaluation.k=40"], root, store)
     assert result.returncode == 0, result.stderr
     assert "== finetune: not in the store yet, running it first" in result.stdout
+    assert "target-only k=40: temperature " in result.stdout  # its calibrated EM, said
     m = _metrics(root, "evaluate")
     assert m["k"] == 40 and m["baseline"]["kind"] == "target_only"
     assert m["baseline"]["accuracy"] > m["chance"]
