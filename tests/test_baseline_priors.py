@@ -88,12 +88,15 @@ def test_the_calibration_temperature_is_built_into_the_model_before_em():
     model = build_classifier(Architecture(name="dan", hidden=(8,)), matrix, 2)
     before = predict_probabilities(model, ids)
     sample = np.concatenate([np.flatnonzero(labels == c)[:10] for c in (0, 1)])
-    # Held-out outputs that give 0.6 to the class they pick and are right 15 times in 20:
-    # 0.75 is what that confidence should be, log-odds log 3 instead of log 1.5.
+    # Held-out outputs that give 0.6 to the class they pick and are right 15 times in 20.
+    # With Platt's targets (the true class 11/12 for 10 examples a class) the confidence
+    # they warrant is (15 * 11/12 + 5 * 1/12) / 20, log-odds log(c / (1 - c)).
     picked = np.where(np.arange(20) % 4 == 3, 1 - labels[sample], labels[sample])
     timid = np.where(picked[:, None] == [0, 1], 0.6, 0.4)
     shift = target_only_shift(compose_config([]), model, labels[sample], ids, lambda: timid)
-    assert shift["temperature"] == pytest.approx(np.log(1.5) / np.log(3), rel=0.02)
+    warranted = (15 * 11 / 12 + 5 / 12) / 20
+    expected = np.log(1.5) / np.log(warranted / (1 - warranted))
+    assert shift["temperature"] == pytest.approx(expected, rel=0.02)
     # The model now gives its old outputs at that temperature, moved to the EM priors.
     sharp = with_temperature(before, shift["temperature"])
     expected = adjust_priors(sharp, [0.5, 0.5], shift["priors"])

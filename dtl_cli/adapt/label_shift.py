@@ -69,16 +69,25 @@ def with_temperature(probs: np.ndarray, temperature: float) -> np.ndarray:
 
 
 def fit_temperature(probs: np.ndarray, labels: np.ndarray, bounds=(0.05, 20.0)) -> float:
-    """The temperature in `bounds` that maximises the mean log-likelihood of `labels` [n]
-    under `with_temperature(probs [n, c], T)`; probabilities must come from models that did
-    not train on those examples (out of fold)."""
+    """The temperature in `bounds` that maximises the mean log-likelihood under
+    `with_temperature(probs [n, c], T)` of `labels` [n] smoothed as Platt (1999) smooths a
+    sigmoid's targets: the true class of an example of a class with m examples gets
+    (m + 1) / (m + 2), the others share the rest, so a handful of examples all classified
+    right does not drive T to 0. Probabilities must come from models that did not train on
+    those examples (out of fold)."""
     from scipy.optimize import minimize_scalar
 
+    probs = np.asarray(probs, dtype=np.float64)
     labels = np.asarray(labels)
-    rows = np.arange(len(labels))
+    n_classes = probs.shape[1]
+    counts = np.bincount(labels, minlength=n_classes)[labels]
+    true_share = (counts + 1) / (counts + 2)
+    targets = np.repeat(((1 - true_share) / max(n_classes - 1, 1))[:, None], n_classes, axis=1)
+    targets[np.arange(len(labels)), labels] = true_share
 
     def loss(log_t: float) -> float:
-        return -float(np.log(with_temperature(probs, np.exp(log_t))[rows, labels]).mean())
+        calibrated = np.clip(with_temperature(probs, np.exp(log_t)), 1e-12, 1.0)
+        return -float((targets * np.log(calibrated)).sum(axis=1).mean())
 
     fit = minimize_scalar(loss, bounds=np.log(bounds), method="bounded")
     return float(np.exp(fit.x))

@@ -51,8 +51,9 @@ VERSIONS = {
     "map": 2,  # 2: linear fits target -> source on its own; self-learning drift guard
     "bli": 1,
     "adapted": 1,
-    "finetune": 6,  # 5-6: the mix's target-only side calibrated before its EM (6: T <= 1)
-    "baseline": 4,  # 3-4: calibrated (adapt.calibration) before its own EM (4: T <= 1)
+    "finetune": 7,  # 5-7: the mix's target-only side calibrated before its EM (6: T <= 1;
+    # 7: Platt's smoothed targets)
+    "baseline": 5,  # 3-5: calibrated (adapt.calibration) before its own EM, as finetune 5-7
 }
 # kind -> its files (`?` = only for some configs), for docs/architecture.md and `dtl store`.
 FILES = {

@@ -77,3 +77,12 @@ def test_an_under_confident_classifier_misleads_em_and_its_temperature_fixes_tha
     temperature = fit_temperature(timid(held), held_labels)
     fixed = estimate_priors(with_temperature(timid(target), temperature), np.array([0.5, 0.5]))
     assert fixed == pytest.approx([0.7, 0.3], abs=0.03)
+
+
+def test_outputs_all_right_on_a_handful_of_examples_do_not_drive_the_temperature_to_zero():
+    # Six held-out examples, each given 0.7 for its true class: the likelihood alone would
+    # sharpen without limit; Platt's targets (4/5 for 3 examples a class) stop at 0.8.
+    probs = np.array([[0.7, 0.3]] * 3 + [[0.3, 0.7]] * 3)
+    labels = np.array([0, 0, 0, 1, 1, 1])
+    temperature = fit_temperature(probs, labels)
+    assert with_temperature(probs, temperature)[0, 0] == pytest.approx(0.8, abs=0.005)
