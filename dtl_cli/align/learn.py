@@ -113,8 +113,9 @@ def learn_map(
     map; for ``linear`` both ways are fitted by least squares, each on its own, whatever
     the direction. ``self_learning`` holds keyword arguments for ``fit_self_learning``.
     ``ridge``, ``ridge_relative`` and ``shrink_toward`` are linear's (see ``fit_linear``).
-    ``multistep`` (procrustes and self_learning) replaces the final orthogonal fit by the multi-step
-    framework (whitening, re-weighting, de-whitening) on the seed or induced dictionary.
+    ``multistep`` (procrustes and self_learning) replaces the final orthogonal fit by the
+    multi-step framework (whitening, re-weighting, de-whitening) on the seed or induced
+    dictionary.
 
     With ``steps``, the map learned between the normalised spaces is re-expressed on the
     given vectors by composing it with affine fits of each side's normalisation (fitted on

@@ -191,12 +191,12 @@ def label_free(cfg, pool_ids, matrix, source_model, source_labels, source: Sourc
 
 def target_only_shift(cfg, model, labels: np.ndarray, unlabelled: np.ndarray, held_out) -> dict:
     """The target-only classifier's own label-shift EM (model.finetune.adapt.label_shift), in
-    place: with calibration=temperature its logits are first divided by the temperature fitted
-    on `held_out()` (out-of-fold probabilities [k, c] of its k examples `labels` [k]), at
-    most 1 (see TEMPERATURES); then
-    the target priors [c] come from its outputs on `unlabelled` [n, len] and its output layer
-    is shifted to them from the sample's class shares. Returns {"temperature", "priors"}
-    as applied; {} (the model left alone) without EM or when a class is missing."""
+    place. With calibration=temperature its logits are first divided by the temperature
+    fitted on `held_out()` (out-of-fold probabilities [k, c] of its k examples `labels` [k];
+    at most 1, see TEMPERATURES); then the target priors [c] come from its outputs on
+    `unlabelled` [n, len] and its output layer is shifted to them from the sample's class
+    shares. Returns {"temperature", "priors"} as applied; {} (the model left alone) without
+    EM or when a class is missing."""
     a = cfg.model.finetune.adapt
     n_classes = int(model.output_shape[-1])
     under = np.bincount(labels, minlength=n_classes) / len(labels)
